@@ -1,0 +1,26 @@
+import type { Presence } from '../../ports/presence.js'
+
+/** Presence for a single process: agent id → online-until, per account. */
+export function createMemoryPresence(): Presence {
+  const accounts = new Map<string, Map<string, number>>()
+  return {
+    async markOnline(accountId, agentId, until) {
+      let agents = accounts.get(accountId)
+      if (!agents) accounts.set(accountId, (agents = new Map()))
+      agents.set(agentId, Math.max(until, agents.get(agentId) ?? 0))
+    },
+    async onlineAgents(accountId, now) {
+      const agents = accounts.get(accountId)
+      if (!agents) return []
+      const online: string[] = []
+      for (const [agentId, until] of agents) {
+        if (until > now) online.push(agentId)
+        else agents.delete(agentId)
+      }
+      return online
+    },
+    async close() {
+      accounts.clear()
+    },
+  }
+}

@@ -1,0 +1,134 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely'
+
+// @NOTE Migrations are code in a static map, applied in key order. Never edit one that has
+// shipped: add the next.
+const migrations: Record<string, Migration> = {
+  '0001_core': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('account')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('widget_id', 'text', (c) => c.notNull().unique())
+        .addColumn('last_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('api_key')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('account.id'))
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute()
+      await db.schema
+        .createTable('agent')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('account.id'))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('userpic', 'text')
+        .addColumn('password_hash', 'text')
+        .addColumn('is_dummy', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('agent_account_email', ['account_id', 'email'])
+        .execute()
+      await db.schema
+        .createTable('agent_group')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('account.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('group_member')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('group_id', 'text', (c) => c.notNull().references('agent_group.id'))
+        .addColumn('agent_id', 'text', (c) => c.notNull().references('agent.id'))
+        .addPrimaryKeyConstraint('group_member_pk', ['group_id', 'agent_id'])
+        .execute()
+      await db.schema
+        .createTable('visitor')
+        .addColumn('account_id', 'text', (c) => c.notNull().references('account.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('group_id', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('visitor_pk', ['account_id', 'id'])
+        .execute()
+      await db.schema
+        .createTable('conversation')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('visitor_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_activity_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('conversation_visitor', ['account_id', 'visitor_id'])
+        .execute()
+      await db.schema
+        .createTable('message')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversation.id'))
+        .addColumn('visitor_id', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('agent_id', 'text')
+        .addColumn('agent_name', 'text')
+        .addColumn('agent_userpic', 'text')
+        .addColumn('group_id', 'text')
+        .addColumn('is_pushed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('is_trigger', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('received_from', 'text')
+        .addColumn('file', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('edited_at', 'bigint')
+        .addColumn('deleted_at', 'bigint')
+        .execute()
+      await db.schema
+        .createIndex('message_conversation')
+        .on('message')
+        .columns(['conversation_id', 'created_at'])
+        .execute()
+      await db.schema
+        .createTable('event')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('conversation_id', 'text')
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('event_pk', ['account_id', 'seq'])
+        .execute()
+      await db.schema
+        .createTable('idempotency_key')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_key_pk', ['account_id', 'scope', 'key'])
+        .execute()
+      await db.schema
+        .createIndex('idempotency_key_created')
+        .on('idempotency_key')
+        .column('created_at')
+        .execute()
+    },
+  },
+}
+
+const provider: MigrationProvider = {
+  getMigrations: async () => migrations,
+}
+
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${String(error)}`, { cause: error })
+  }
+}

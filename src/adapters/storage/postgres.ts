@@ -1,0 +1,42 @@
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { Storage } from '../../ports/storage.js'
+import { migrateToLatest } from './migrations.js'
+import { createRepos } from './repos.js'
+import type { Database } from './schema.js'
+import { createTx, runCommitHooks } from './transaction.js'
+
+const INT8_OID = 20
+
+/** PostgreSQL: the database for more than one Parley process. */
+export function createPostgresStorage(connectionString: string, poolSize = 10): Storage {
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    // Times and sequence numbers are bigint; they fit a double for the next few hundred millennia.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+
+  return {
+    read: createRepos(db),
+    async transaction(fn) {
+      let hooks: Array<() => void> = []
+      const result = await db.transaction().execute(async (trx) => {
+        const created = createTx(trx)
+        hooks = created.hooks
+        return fn(created.tx)
+      })
+      runCommitHooks(hooks)
+      return result
+    },
+    migrate: () => migrateToLatest(db),
+    async ping() {
+      await sql`select 1`.execute(db)
+    },
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,54 @@
+/** The only reader of process.env. Every setting is optional and has a default. */
+export interface Config {
+  port: number
+  host: string
+  /** Base URL the world reaches Parley at; defaults to http://host:port. */
+  publicUrl: string
+  databaseUrl: string
+  redisUrl?: string
+  logLevel: string
+  bootstrapApiKey?: string
+  /** How long an agent stays online after a ping. */
+  presenceTtlMs: number
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlMs: number
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number
+  /** Requests per minute per API key on /v3. */
+  rateLimitPerMinute: number
+}
+
+export class ConfigError extends Error {
+  name = 'ConfigError'
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${raw}"`)
+  return value
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = integer(env, 'PORT', 3000)
+  const host = env.HOST || '127.0.0.1'
+  const databaseUrl = env.DATABASE_URL || 'sqlite:./data/parley.db'
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`)
+  }
+  const displayHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host
+  return {
+    port,
+    host,
+    publicUrl: (env.PUBLIC_URL || `http://${displayHost}:${port}`).replace(/\/+$/, ''),
+    databaseUrl,
+    redisUrl: env.REDIS_URL || undefined,
+    logLevel: env.LOG_LEVEL || 'info',
+    bootstrapApiKey: env.PARLEY_BOOTSTRAP_API_KEY || undefined,
+    presenceTtlMs: integer(env, 'PARLEY_PRESENCE_TTL_SECONDS', 150, 1) * 1000,
+    idempotencyTtlMs: integer(env, 'PARLEY_IDEMPOTENCY_TTL_HOURS', 24, 1) * 3_600_000,
+    bodyLimit: integer(env, 'PARLEY_BODY_LIMIT_BYTES', 1_048_576, 1024),
+    rateLimitPerMinute: integer(env, 'PARLEY_RATE_LIMIT_PER_MINUTE', 6000, 0),
+  }
+}

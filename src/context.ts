@@ -1,0 +1,54 @@
+import { createMemoryPresence } from './adapters/presence/memory.js'
+import { createMemoryPubSub } from './adapters/pubsub/memory.js'
+import { createPostgresStorage } from './adapters/storage/postgres.js'
+import { createSqliteStorage } from './adapters/storage/sqlite.js'
+import type { Config } from './config.js'
+import { createLogger, type Logger } from './logger.js'
+import { systemClock, type Clock } from './ports/clock.js'
+import type { Presence } from './ports/presence.js'
+import type { PubSub } from './ports/pubsub.js'
+import type { Storage } from './ports/storage.js'
+import type { ServiceDeps } from './services/deps.js'
+
+/** Everything a transport needs: the config and the services' dependencies. */
+export interface AppContext extends ServiceDeps {
+  config: Config
+  close(): Promise<void>
+}
+
+export interface ContextOverrides {
+  storage?: Storage
+  clock?: Clock
+  pubsub?: PubSub
+  presence?: Presence
+  logger?: Logger
+}
+
+export function createStorage(databaseUrl: string): Storage {
+  if (databaseUrl.startsWith('sqlite:')) return createSqliteStorage(databaseUrl.slice('sqlite:'.length))
+  return createPostgresStorage(databaseUrl)
+}
+
+/** The composition root: the one place that knows which adapter serves which port. */
+export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+  const logger = overrides.logger ?? createLogger(config.logLevel)
+  const storage = overrides.storage ?? createStorage(config.databaseUrl)
+  await storage.migrate()
+  // @TODO Redis pub/sub and presence arrive with scale-out; REDIS_URL is accepted but not yet used.
+  const pubsub = overrides.pubsub ?? createMemoryPubSub()
+  const presence = overrides.presence ?? createMemoryPresence()
+  return {
+    config,
+    storage,
+    clock: overrides.clock ?? systemClock,
+    pubsub,
+    presence,
+    logger,
+    settings: { presenceTtlMs: config.presenceTtlMs, idempotencyTtlMs: config.idempotencyTtlMs },
+    async close() {
+      await pubsub.close()
+      await presence.close()
+      await storage.close()
+    },
+  }
+}

@@ -1,0 +1,51 @@
+import closeWithGrace from 'close-with-grace'
+import type { Config } from './config.js'
+import { createContext, type AppContext } from './context.js'
+import { buildApp, type App } from './http/app.js'
+import { createAccount, listAccounts } from './services/accounts.js'
+
+export interface Banner {
+  apiUrl: string
+  docsUrl: string
+  /** Present only when this start created the first account. */
+  firstAccount?: { accountId: string; apiKey: string; widgetId: string }
+}
+
+/** On an empty database, the first account, with PARLEY_BOOTSTRAP_API_KEY as its key when set. */
+async function bootstrap(ctx: AppContext): Promise<Banner['firstAccount']> {
+  if ((await listAccounts(ctx)).length > 0) return undefined
+  const { account, apiKey } = await createAccount(ctx, 'My site', ctx.config.bootstrapApiKey)
+  return { accountId: account.id, apiKey, widgetId: account.widgetId }
+}
+
+export function formatBanner(banner: Banner): string {
+  const lines = ['', 'Parley is running.', `  API base:  ${banner.apiUrl}`, `  API docs:  ${banner.docsUrl}`]
+  if (banner.firstAccount) {
+    lines.push(
+      '',
+      'Created the first account:',
+      `  Account:   ${banner.firstAccount.accountId}`,
+      `  Widget id: ${banner.firstAccount.widgetId}`,
+      `  API key:   ${banner.firstAccount.apiKey}`,
+      '  (the key is shown only this once: keep it somewhere safe)',
+    )
+  }
+  return `${lines.join('\n')}\n\n`
+}
+
+/** Starts Parley: context, app, listen, graceful shutdown on signals. */
+export async function serve(config: Config): Promise<{ app: App; ctx: AppContext; banner: Banner }> {
+  const ctx = await createContext(config)
+  const firstAccount = await bootstrap(ctx)
+  const app = await buildApp(ctx)
+  await app.listen({ port: config.port, host: config.host })
+  const banner = { apiUrl: `${config.publicUrl}/v3`, docsUrl: `${config.publicUrl}/docs`, firstAccount }
+  process.stdout.write(formatBanner(banner))
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) ctx.logger.error({ err }, 'shutting down after an error')
+    else ctx.logger.info({ signal }, 'shutting down')
+    await app.close()
+    await ctx.close()
+  })
+  return { app, ctx, banner }
+}

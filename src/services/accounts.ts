@@ -1,0 +1,157 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { promisify } from 'node:util'
+import { InvalidParameterError, NotFoundError, UnauthorizedError, DuplicateParameterError } from '../domain/errors.js'
+import { DuplicateError } from '../domain/errors.js'
+import { generateId } from '../domain/ids.js'
+import type { Account, Agent, AgentGroup, ApiKey } from '../domain/model.js'
+import { transact, type ServiceDeps } from './deps.js'
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+/** A new key in Brevo's shape: `xkeysib-<64 hex>-<16 chars>`. */
+export function generateApiKey(): string {
+  return `xkeysib-${randomBytes(32).toString('hex')}-${generateId(16)}`
+}
+
+const KEY_PREFIX_LENGTH = 16
+
+async function storeApiKey(deps: ServiceDeps, accountId: string, secret: string): Promise<ApiKey> {
+  const key: ApiKey = {
+    id: generateId(),
+    accountId,
+    prefix: secret.slice(0, KEY_PREFIX_LENGTH),
+    createdAt: deps.clock.now(),
+  }
+  try {
+    await deps.storage.transaction((tx) => tx.apiKeys.insert({ ...key, hash: hashApiKey(secret) }))
+  } catch (err) {
+    if (err instanceof DuplicateError) throw new DuplicateParameterError('This API key is already in use')
+    throw err
+  }
+  return key
+}
+
+/** A new tenant with its first API key. `apiKey` pins the key (PARLEY_BOOTSTRAP_API_KEY). */
+export async function createAccount(
+  deps: ServiceDeps,
+  name: string,
+  apiKey?: string,
+): Promise<{ account: Account; apiKey: string; key: ApiKey }> {
+  if (!name.trim()) throw new InvalidParameterError('account name must not be empty')
+  const account: Account = { id: generateId(), name: name.trim(), widgetId: generateId(), createdAt: deps.clock.now() }
+  const secret = apiKey ?? generateApiKey()
+  if (secret.length < 16) throw new InvalidParameterError('an API key must be at least 16 characters long')
+  await deps.storage.transaction((tx) => tx.accounts.insert(account))
+  const key = await storeApiKey(deps, account.id, secret)
+  return { account, apiKey: secret, key }
+}
+
+export function listAccounts(deps: ServiceDeps): Promise<Account[]> {
+  return deps.storage.read.accounts.list()
+}
+
+async function requireAccount(deps: ServiceDeps, accountId: string): Promise<Account> {
+  const account = await deps.storage.read.accounts.get(accountId)
+  if (!account) throw new NotFoundError(`Account "${accountId}" not found`)
+  return account
+}
+
+export async function createApiKey(deps: ServiceDeps, accountId: string): Promise<{ key: ApiKey; apiKey: string }> {
+  await requireAccount(deps, accountId)
+  const apiKey = generateApiKey()
+  return { key: await storeApiKey(deps, accountId, apiKey), apiKey }
+}
+
+export async function listApiKeys(deps: ServiceDeps, accountId: string): Promise<ApiKey[]> {
+  await requireAccount(deps, accountId)
+  return deps.storage.read.apiKeys.list(accountId)
+}
+
+export async function revokeApiKey(deps: ServiceDeps, accountId: string, keyId: string): Promise<void> {
+  const revoked = await deps.storage.transaction((tx) => tx.apiKeys.revoke(accountId, keyId, deps.clock.now()))
+  if (!revoked) throw new NotFoundError(`No live API key "${keyId}" in account "${accountId}"`)
+}
+
+/** The account an `api-key` header belongs to, with Brevo's two 401 answers. */
+export async function authenticate(deps: ServiceDeps, apiKey: string | undefined): Promise<string> {
+  if (!apiKey) throw new UnauthorizedError('authentication not found in headers')
+  const key = await deps.storage.read.apiKeys.findActiveByHash(hashApiKey(apiKey))
+  if (!key) throw new UnauthorizedError('Key not found')
+  return key.accountId
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const hash = await scryptAsync(password, salt, 32)
+  return `scrypt$${salt.toString('base64')}$${hash.toString('base64')}`
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, salt, hash] = stored.split('$')
+  if (scheme !== 'scrypt' || !salt || !hash) return false
+  const expected = Buffer.from(hash, 'base64')
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length)
+  return timingSafeEqual(actual, expected)
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+export async function createAgent(
+  deps: ServiceDeps,
+  accountId: string,
+  input: { email: string; name: string; password?: string; userpic?: string },
+): Promise<Agent> {
+  await requireAccount(deps, accountId)
+  if (!EMAIL.test(input.email)) throw new InvalidParameterError(`"${input.email}" is not a valid email address`)
+  if (!input.name.trim()) throw new InvalidParameterError('agent name must not be empty')
+  const agent: Agent = {
+    id: generateId(),
+    accountId,
+    email: input.email.toLowerCase(),
+    name: input.name.trim(),
+    userpic: input.userpic,
+    isDummy: false,
+    createdAt: deps.clock.now(),
+  }
+  const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password)
+  try {
+    await transact(deps, (tx) => tx.agents.insert({ ...agent, passwordHash }))
+  } catch (err) {
+    if (err instanceof DuplicateError) throw new DuplicateParameterError(`An agent with email "${agent.email}" already exists`)
+    throw err
+  }
+  return agent
+}
+
+export async function listAgents(deps: ServiceDeps, accountId: string): Promise<Agent[]> {
+  await requireAccount(deps, accountId)
+  return deps.storage.read.agents.list(accountId)
+}
+
+export async function createGroup(deps: ServiceDeps, accountId: string, name: string): Promise<AgentGroup> {
+  await requireAccount(deps, accountId)
+  if (!name.trim()) throw new InvalidParameterError('group name must not be empty')
+  const group: AgentGroup = { id: generateId(), accountId, name: name.trim(), createdAt: deps.clock.now() }
+  await deps.storage.transaction((tx) => tx.groups.insert(group))
+  return group
+}
+
+export async function listGroups(deps: ServiceDeps, accountId: string): Promise<Array<AgentGroup & { agentIds: string[] }>> {
+  await requireAccount(deps, accountId)
+  const groups = await deps.storage.read.groups.list(accountId)
+  return Promise.all(groups.map(async (g) => ({ ...g, agentIds: await deps.storage.read.groups.members(accountId, g.id) })))
+}
+
+/** Adds an agent to a group; adding one already there is a no-op. */
+export async function addAgentToGroup(deps: ServiceDeps, accountId: string, groupId: string, agentId: string): Promise<void> {
+  await deps.storage.transaction(async (tx) => {
+    if (!(await tx.groups.get(accountId, groupId))) throw new NotFoundError(`Group "${groupId}" not found`)
+    if (!(await tx.agents.get(accountId, agentId))) throw new NotFoundError(`Agent "${agentId}" not found`)
+    if ((await tx.groups.members(accountId, groupId)).includes(agentId)) return
+    await tx.groups.addMember(accountId, groupId, agentId)
+  })
+}

@@ -1,0 +1,164 @@
+import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
+import { generateId } from '../domain/ids.js'
+import type { Message } from '../domain/model.js'
+import type { Tx } from '../ports/storage.js'
+import { resolveAgent, type AgentIdentification } from './agents.js'
+import { ensureConversation } from './conversations.js'
+import { recordEvent, transact, type ServiceDeps } from './deps.js'
+import { onceForKey, type IdempotencyRequest } from './idempotency.js'
+
+export interface AgentMessageInput extends AgentIdentification {
+  visitorId: string
+  text: string
+}
+
+export interface PushedMessageInput {
+  visitorId: string
+  text: string
+  agentId?: string
+  groupId?: string
+}
+
+async function storeNewMessage(
+  deps: ServiceDeps,
+  tx: Tx,
+  accountId: string,
+  fields: Omit<Message, 'id' | 'accountId' | 'conversationId' | 'createdAt'>,
+): Promise<Message> {
+  const now = deps.clock.now()
+  const conversation = await ensureConversation(tx, accountId, fields.visitorId, now)
+  const message: Message = { ...fields, id: generateId(), accountId, conversationId: conversation.id, createdAt: now }
+  await tx.messages.insert(message)
+  await tx.conversations.touch(accountId, conversation.id, now)
+  await recordEvent(deps, tx, accountId, { type: 'message.created', conversationId: conversation.id, payload: { message } })
+  return message
+}
+
+/** `POST /conversations/messages`: an agent writes to a visitor. */
+export function sendAgentMessage(
+  deps: ServiceDeps,
+  accountId: string,
+  input: AgentMessageInput,
+  idempotency?: IdempotencyRequest,
+): Promise<Message> {
+  return transact(deps, (tx) =>
+    onceForKey(deps, tx, accountId, idempotency, async () => {
+      const agent = await resolveAgent(tx, accountId, input, deps.clock.now())
+      return storeNewMessage(deps, tx, accountId, {
+        visitorId: input.visitorId,
+        type: 'agent',
+        text: input.text,
+        agentId: agent.id,
+        agentName: agent.name,
+        agentUserpic: agent.userpic,
+        isPushed: false,
+        isTrigger: false,
+        receivedFrom: input.receivedFrom,
+      })
+    }),
+  )
+}
+
+/** `POST /conversations/pushedMessages`: an automated message (order status, announcements). */
+export function pushMessage(
+  deps: ServiceDeps,
+  accountId: string,
+  input: PushedMessageInput,
+  idempotency?: IdempotencyRequest,
+): Promise<Message> {
+  return transact(deps, (tx) =>
+    onceForKey(deps, tx, accountId, idempotency, async () => {
+      const agent = input.agentId === undefined ? undefined : await tx.agents.get(accountId, input.agentId)
+      if (input.agentId !== undefined && !agent) {
+        throw new InvalidParameterError(`agentId "${input.agentId}" is not an agent of this account`)
+      }
+      if (input.groupId !== undefined && !(await tx.groups.get(accountId, input.groupId))) {
+        throw new InvalidParameterError(`groupId "${input.groupId}" is not a group of this account`)
+      }
+      // Without an agent the message speaks for the account as a whole.
+      const agentName = agent?.name ?? (await tx.accounts.get(accountId))!.name
+      return storeNewMessage(deps, tx, accountId, {
+        visitorId: input.visitorId,
+        type: 'agent',
+        text: input.text,
+        agentId: agent?.id,
+        agentName,
+        agentUserpic: agent?.userpic,
+        groupId: input.groupId,
+        isPushed: true,
+        isTrigger: false,
+      })
+    }),
+  )
+}
+
+function live(message: Message | undefined): Message {
+  if (!message || message.deletedAt !== undefined) throw new NotFoundError('Message not found')
+  return message
+}
+
+/** Any message of the account, as `GET /conversations/messages/{id}` shows it. */
+export async function getMessage(deps: ServiceDeps, accountId: string, id: string): Promise<Message> {
+  return live(await deps.storage.read.messages.get(accountId, id))
+}
+
+/** Only pushed messages exist for `/conversations/pushedMessages/{id}`. */
+export async function getPushedMessage(deps: ServiceDeps, accountId: string, id: string): Promise<Message> {
+  const message = live(await deps.storage.read.messages.get(accountId, id))
+  if (!message.isPushed) throw new NotFoundError('Pushed message not found')
+  return message
+}
+
+async function requireAgentMessage(tx: Tx, accountId: string, id: string, action: 'edited' | 'deleted'): Promise<Message> {
+  const message = live(await tx.messages.get(accountId, id))
+  if (message.type !== 'agent') throw new InvalidParameterError(`Only agents' messages can be ${action}`)
+  if (message.isPushed) {
+    throw new InvalidParameterError(`This is a pushed message: it is ${action} through /conversations/pushedMessages/${id}`)
+  }
+  return message
+}
+
+async function requirePushedMessage(tx: Tx, accountId: string, id: string): Promise<Message> {
+  const message = live(await tx.messages.get(accountId, id))
+  if (!message.isPushed) throw new NotFoundError('Pushed message not found')
+  return message
+}
+
+async function applyEdit(deps: ServiceDeps, tx: Tx, message: Message, text: string): Promise<Message> {
+  const editedAt = deps.clock.now()
+  await tx.messages.update(message.accountId, message.id, { text, editedAt })
+  const edited = { ...message, text, editedAt }
+  await recordEvent(deps, tx, message.accountId, {
+    type: 'message.updated',
+    conversationId: message.conversationId,
+    payload: { message: edited },
+  })
+  return edited
+}
+
+async function applyDelete(deps: ServiceDeps, tx: Tx, message: Message): Promise<void> {
+  // The row stays as an audit record; every endpoint treats it as gone.
+  const deletedAt = deps.clock.now()
+  await tx.messages.update(message.accountId, message.id, { deletedAt })
+  await recordEvent(deps, tx, message.accountId, {
+    type: 'message.deleted',
+    conversationId: message.conversationId,
+    payload: { message: { ...message, deletedAt } },
+  })
+}
+
+export function editAgentMessage(deps: ServiceDeps, accountId: string, id: string, text: string): Promise<Message> {
+  return transact(deps, async (tx) => applyEdit(deps, tx, await requireAgentMessage(tx, accountId, id, 'edited'), text))
+}
+
+export function deleteAgentMessage(deps: ServiceDeps, accountId: string, id: string): Promise<void> {
+  return transact(deps, async (tx) => applyDelete(deps, tx, await requireAgentMessage(tx, accountId, id, 'deleted')))
+}
+
+export function editPushedMessage(deps: ServiceDeps, accountId: string, id: string, text: string): Promise<Message> {
+  return transact(deps, async (tx) => applyEdit(deps, tx, await requirePushedMessage(tx, accountId, id), text))
+}
+
+export function deletePushedMessage(deps: ServiceDeps, accountId: string, id: string): Promise<void> {
+  return transact(deps, async (tx) => applyDelete(deps, tx, await requirePushedMessage(tx, accountId, id)))
+}
