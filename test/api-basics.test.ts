@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeEachDb } from './helpers/databases.js'
+import { startParley, type RunningParley } from './helpers/parley.js'
+
+describeEachDb('HTTP basics', (db) => {
+  let parley: RunningParley
+  beforeAll(async () => {
+    parley = await startParley(db)
+  })
+  afterAll(() => parley?.close())
+
+  const call = (method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${parley.apiUrl}${path}`, {
+      method,
+      body: init.body,
+      headers: { 'api-key': parley.apiKey, 'content-type': 'application/json', ...init.headers },
+    })
+
+  it('answers the ping with 201 and a truly empty body', async () => {
+    const res = await call('POST', '/conversations/agentOnlinePing', {
+      body: JSON.stringify({ agentEmail: 'liz@example.com', agentName: 'Liz', receivedFrom: 'test' }),
+    })
+    expect(res.status).toBe(201)
+    expect(await res.text()).toBe('')
+  })
+
+  it('answers a delete with 204 and accepts a JSON content type with no body', async () => {
+    const created = await call('POST', '/conversations/messages', {
+      body: JSON.stringify({ visitorId: 'v-basics', text: 'bye', agentEmail: 'a@example.com', agentName: 'A', receivedFrom: 't' }),
+    })
+    const { id } = await created.json()
+    const res = await call('DELETE', `/conversations/messages/${id}`)
+    expect(res.status).toBe(204)
+    expect(await res.text()).toBe('')
+    expect((await call('GET', `/conversations/messages/${id}`)).status).toBe(404)
+  })
+
+  it('answers 405 for a wrong method on a known path and 404 for an unknown path under /v3', async () => {
+    const wrong = await call('PATCH', '/conversations/messages/abc')
+    expect(wrong.status).toBe(405)
+    expect(await wrong.json()).toMatchObject({ code: 'method_not_allowed' })
+    const unknown = await call('GET', '/conversations/nothing-here')
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toMatchObject({ code: 'document_not_found' })
+  })
+
+  it('serves health, readiness, the OpenAPI document and the docs page', async () => {
+    expect((await fetch(`${parley.baseUrl}/healthz`)).status).toBe(200)
+    expect((await fetch(`${parley.baseUrl}/readyz`)).status).toBe(200)
+    const doc = await (await fetch(`${parley.apiUrl}/openapi.json`)).json()
+    expect(doc.openapi).toMatch(/^3\./)
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v3/conversations/messages',
+        '/v3/conversations/messages/{id}',
+        '/v3/conversations/pushedMessages',
+        '/v3/conversations/pushedMessages/{id}',
+        '/v3/conversations/agentOnlinePing',
+        '/v3/conversations/visitorGroup',
+      ]),
+    )
+    expect(doc.paths['/v3/conversations/messages'].post.summary).toBe('Send a message as an agent')
+    const docs = await fetch(`${parley.baseUrl}/docs/`)
+    expect(docs.status).toBe(200)
+    expect(await docs.text()).toContain('swagger')
+  })
+})

@@ -1,0 +1,22 @@
+import { describe } from 'vitest'
+import { postgresAvailable } from './postgres.js'
+
+export type DbKind = 'sqlite' | 'postgres'
+
+const pgUp = await postgresAvailable()
+const inCi = process.env.CI === 'true'
+
+if (!pgUp && !inCi) {
+  console.warn('PostgreSQL is not reachable at 127.0.0.1:5432: the PostgreSQL variants of these suites are skipped')
+}
+
+/**
+ * Declares the suite once per database. Without PostgreSQL the postgres variant is skipped with a
+ * visible line, except under CI=true, where it runs and fails: absence is a failure there.
+ */
+export function describeEachDb(name: string, fn: (db: DbKind) => void): void {
+  for (const db of ['sqlite', 'postgres'] as const) {
+    const run = db === 'sqlite' || pgUp || inCi
+    ;(run ? describe : describe.skip)(`${name} [${db}]`, () => fn(db))
+  }
+}
