@@ -19,7 +19,8 @@ export function generateApiKey(): string {
 
 const KEY_PREFIX_LENGTH = 16
 
-async function storeApiKey(deps: ServiceDeps, accountId: string, secret: string): Promise<ApiKey> {
+/** Stores a key; with `newAccount`, creates that account in the same transaction so a refused key leaves none behind. */
+async function storeApiKey(deps: ServiceDeps, accountId: string, secret: string, newAccount?: Account): Promise<ApiKey> {
   const key: ApiKey = {
     id: generateId(),
     accountId,
@@ -27,7 +28,10 @@ async function storeApiKey(deps: ServiceDeps, accountId: string, secret: string)
     createdAt: deps.clock.now(),
   }
   try {
-    await deps.storage.transaction((tx) => tx.apiKeys.insert({ ...key, hash: hashApiKey(secret) }))
+    await deps.storage.transaction(async (tx) => {
+      if (newAccount) await tx.accounts.insert(newAccount)
+      await tx.apiKeys.insert({ ...key, hash: hashApiKey(secret) })
+    })
   } catch (err) {
     if (err instanceof DuplicateError) throw new DuplicateParameterError('This API key is already in use')
     throw err
@@ -45,8 +49,7 @@ export async function createAccount(
   const account: Account = { id: generateId(), name: name.trim(), widgetId: generateId(), createdAt: deps.clock.now() }
   const secret = apiKey ?? generateApiKey()
   if (secret.length < 16) throw new InvalidParameterError('an API key must be at least 16 characters long')
-  await deps.storage.transaction((tx) => tx.accounts.insert(account))
-  const key = await storeApiKey(deps, account.id, secret)
+  const key = await storeApiKey(deps, account.id, secret, account)
   return { account, apiKey: secret, key }
 }
 
