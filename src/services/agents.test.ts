@@ -118,6 +118,14 @@ describe('markAgentOnline', () => {
     expect(deps.published).toEqual(events)
   })
 
+  it('emits one agent.online when two pings arrive at the same moment', async () => {
+    const who = { agentEmail: 'liz@example.com', agentName: 'Liz', receivedFrom: 'x' }
+    await markAgentOnline(deps, accountId, who)
+    deps.clock.advance(ttl)
+    await Promise.all([markAgentOnline(deps, accountId, who), markAgentOnline(deps, accountId, who)])
+    expect((await storedEvents(deps, accountId)).map((e) => e.type)).toEqual(['agent.online', 'agent.online'])
+  })
+
   it("keeps presence per account: another account's ping does not mark this one", async () => {
     const other = await newAccountId(deps, 'Other')
     await markAgentOnline(deps, other, { agentEmail: 'liz@example.com', agentName: 'Liz', receivedFrom: 'x' })

@@ -44,10 +44,9 @@ export async function resolveAgent(tx: Tx, accountId: string, who: AgentIdentifi
 export async function markAgentOnline(deps: ServiceDeps, accountId: string, who: AgentIdentification): Promise<Agent> {
   const now = deps.clock.now()
   const agent = await transact(deps, (tx) => resolveAgent(tx, accountId, who, now))
-  const wasOnline = (await deps.presence.onlineAgents(accountId, now)).includes(agent.id)
   const until = now + deps.settings.presenceTtlMs
-  await deps.presence.markOnline(accountId, agent.id, until)
-  if (!wasOnline) {
+  const cameOnline = await deps.presence.markOnline(accountId, agent.id, until, now)
+  if (cameOnline) {
     await transact(deps, (tx) => recordEvent(deps, tx, accountId, { type: 'agent.online', payload: { agentId: agent.id, until } }))
   }
   return agent

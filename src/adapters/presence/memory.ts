@@ -4,10 +4,12 @@ import type { Presence } from '../../ports/presence.js'
 export function createMemoryPresence(): Presence {
   const accounts = new Map<string, Map<string, number>>()
   return {
-    async markOnline(accountId, agentId, until) {
+    async markOnline(accountId, agentId, until, now) {
       let agents = accounts.get(accountId)
       if (!agents) accounts.set(accountId, (agents = new Map()))
-      agents.set(agentId, Math.max(until, agents.get(agentId) ?? 0))
+      const previous = agents.get(agentId) ?? 0
+      agents.set(agentId, Math.max(until, previous))
+      return previous <= now
     },
     async onlineAgents(accountId, now) {
       const agents = accounts.get(accountId)

@@ -351,6 +351,7 @@ export function createRepos(db: Kysely<Database>): Repos {
         if (changes.text !== undefined) set.text = changes.text
         if (changes.editedAt !== undefined) set.edited_at = changes.editedAt
         if (changes.deletedAt !== undefined) set.deleted_at = changes.deletedAt
+        if (Object.keys(set).length === 0) return
         await db.updateTable('message').set(set).where('account_id', '=', accountId).where('id', '=', id).execute()
       },
       async count(accountId) {
