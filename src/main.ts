@@ -3,6 +3,9 @@ import type { Config } from './config.js'
 import { createContext, type AppContext } from './context.js'
 import { buildApp, type App } from './http/app.js'
 import { createAccount, listAccounts } from './services/accounts.js'
+import { purgeExpiredIdempotencyKeys } from './services/idempotency.js'
+
+const PURGE_INTERVAL_MS = 3_600_000
 
 export interface Banner {
   apiUrl: string
@@ -41,9 +44,14 @@ export async function serve(config: Config): Promise<{ app: App; ctx: AppContext
   await app.listen({ port: config.port, host: config.host })
   const banner = { apiUrl: `${config.publicUrl}/v3`, docsUrl: `${config.publicUrl}/docs`, firstAccount }
   process.stdout.write(formatBanner(banner))
+  // Expired keys are already ignored; this only keeps the table from growing.
+  const purge = setInterval(() => {
+    purgeExpiredIdempotencyKeys(ctx).catch((err) => ctx.logger.warn({ err }, 'idempotency key purge failed'))
+  }, PURGE_INTERVAL_MS).unref()
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) ctx.logger.error({ err }, 'shutting down after an error')
     else ctx.logger.info({ signal }, 'shutting down')
+    clearInterval(purge)
     await app.close()
     await ctx.close()
   })
