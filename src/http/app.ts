@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { AppContext } from '../context.js'
 import { AppError } from '../domain/errors.js'
 import { authenticate, hashApiKey } from '../services/accounts.js'
-import { errorHandler, sendError } from './errors.js'
+import { clientErrorHandler, errorHandler, sendError } from './errors.js'
 import { createRateLimiter } from './rate-limit.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { healthRoutes } from './routes/health.js'
@@ -40,7 +40,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     // Per-request lines only at debug: at info they would cost more than the request itself.
     logController: new LogController({ disableRequestLogging: !ctx.logger.isLevelEnabled('debug') }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    routerOptions: { ignoreTrailingSlash: true },
+    // The router's limit matches MessageIdParams, the one path parameter.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
+    // A malformed or over-long URL is refused before routing; it still gets `{code, message}`.
+    frameworkErrors: errorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.removeContentTypeParser('application/json')

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import { AppError, type ErrorCode } from '../domain/errors.js'
 
 /** The one place that decides the HTTP status of each error code. */
@@ -42,6 +44,8 @@ export function validationError(issues: ValidationIssue[], body: unknown): AppEr
       return new AppError('invalid_parameter', `${field} must not be empty`)
     case 'format':
       return new AppError('invalid_parameter', `${field} must be a valid ${String(issue.params.format)}`)
+    case 'pattern':
+      return new AppError('invalid_parameter', `${field} must not contain NUL characters or unpaired surrogates`)
     case 'type':
       if (field === 'body' && (body === undefined || body === null)) {
         return new AppError('missing_parameter', 'request body is missing')
@@ -64,6 +68,10 @@ function frameworkError(err: FastifyError): AppError | undefined {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('bad_request', `request body is not valid JSON: ${err.message}`)
+    case 'FST_ERR_BAD_URL':
+      return new AppError('bad_request', 'the URL is not validly percent-encoded UTF-8')
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('out_of_range', 'id is too long: at most 128 characters')
   }
   if (err instanceof SyntaxError) return new AppError('bad_request', 'request body is not valid JSON')
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new AppError('bad_request', err.message)
@@ -82,4 +90,28 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   request.log.error({ err }, 'unhandled error')
   // @NOTE Never a stack trace, SQL text or driver message in a 5xx body.
   return reply.code(500).send({ code: 'internal_error', message: 'An unexpected error occurred; it has been logged' })
+}
+
+/**
+ * Node's HTTP parser rejects some requests (a header block over the size limit, a malformed request
+ * line) before Fastify sees them; Fastify's default answer is not Brevo's `{code, message}`.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('out_of_range', 'request headers are too large')
+      : new AppError('bad_request', 'malformed HTTP request')
+  const status = STATUS_BY_CODE[error.code]
+  const body = JSON.stringify({ code: error.code, message: error.message })
+  if (socket.writable) {
+    const head = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Content-Type: application/json; charset=utf-8',
+      'Connection: close',
+    ]
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { DuplicateRequestError } from '../domain/errors.js'
+import { DuplicateRequestError, OutOfRangeError } from '../domain/errors.js'
 import type { Tx } from '../ports/storage.js'
 import type { ServiceDeps } from './deps.js'
 
@@ -11,13 +11,18 @@ export interface IdempotencyRequest {
   body: unknown
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+// JSON.parse accepts any depth, but this recursion overflows the stack (a 500) on a body nested
+// thousands deep in a field no schema looks at. No Brevo request comes near this depth.
+const MAX_BODY_DEPTH = 64
+
+function canonicalJson(value: unknown, depth = 0): string {
+  if (depth > MAX_BODY_DEPTH) throw new OutOfRangeError(`request body is nested more than ${MAX_BODY_DEPTH} levels deep`)
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1)).join(',')}]`
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, depth + 1)}`).join(',')}}`
   }
   return JSON.stringify(value)
 }
