@@ -65,3 +65,39 @@ describeEachDb('HTTP basics', (db) => {
     expect(await docs.text()).toContain('swagger')
   })
 })
+
+describeEachDb('rate limits', (db) => {
+  let parley: RunningParley
+  beforeAll(async () => {
+    parley = await startParley(db, { config: { rateLimitPerMinute: 3 } })
+  })
+  afterAll(() => parley?.close())
+
+  const get = (apiKey: string) =>
+    fetch(`${parley.apiUrl}/conversations/messages/unknown`, { headers: { 'api-key': apiKey } })
+
+  it("answer with Brevo's x-sib-ratelimit headers, then 429 with Retry-After, per API key", async () => {
+    const statuses = []
+    for (let i = 0; i < 4; i++) {
+      const res = await get(parley.apiKey)
+      statuses.push(res.status)
+      expect(res.headers.get('x-sib-ratelimit-limit')).toBe('3')
+      expect(res.headers.get('x-sib-ratelimit-remaining')).toBe(String(Math.max(0, 2 - i)))
+      expect(Number(res.headers.get('x-sib-ratelimit-reset'))).toBeGreaterThan(0)
+      if (res.status === 429) {
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+        expect(await res.json()).toMatchObject({ code: 'too_many_requests' })
+      }
+    }
+    expect(statuses).toEqual([404, 404, 404, 429])
+    // Another key of another account has its own budget.
+    const other = await parley.createAccount()
+    expect((await get(other.apiKey)).status).toBe(404)
+  })
+
+  it('also limit refused keys, per caller address', async () => {
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await get(`xkeysib-guess-${i}-0000000000000000`)).status)
+    expect(statuses).toEqual([401, 401, 401, 429])
+  })
+})

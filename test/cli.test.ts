@@ -13,6 +13,8 @@ import { createTestDatabase } from './helpers/postgres.js'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const run = promisify(execFile)
+// Each command is a fresh Node process: allow for a loaded machine.
+const TIMEOUT = 180_000
 
 describeEachDb('the parley command', (db) => {
   let databaseUrl: string
@@ -81,7 +83,7 @@ describeEachDb('the parley command', (db) => {
     await json('groups', 'add-agent', group.id, agent.id)
     expect(await json('groups', 'list')).toEqual([expect.objectContaining({ id: group.id, name: 'Sales', agentIds: [agent.id] })])
     expect((await json('agents', 'list')).map((a: { id: string }) => a.id)).toEqual([agent.id])
-  })
+  }, TIMEOUT)
 
   it('explains mistakes on stderr and exits 1', async () => {
     const duplicate = await parley('agents', 'create', '--email', 'liz@example.com', '--name', 'Other')
@@ -97,5 +99,5 @@ describeEachDb('the parley command', (db) => {
     const bogus = await parley('frobnicate')
     expect(bogus.code).toBe(1)
     expect(bogus.stderr).toContain('Usage: parley')
-  })
+  }, TIMEOUT)
 })

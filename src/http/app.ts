@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { AppContext } from '../context.js'
-import { AppError } from '../domain/errors.js'
+import { AppError, UnauthorizedError } from '../domain/errors.js'
 import { authenticate, hashApiKey } from '../services/accounts.js'
 import { clientErrorHandler, errorHandler, sendError } from './errors.js'
 import { createRateLimiter } from './rate-limit.js'
@@ -62,7 +62,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     if (!request.routeOptions.config.apiKey) return
     const header = request.headers['api-key']
     const apiKey = Array.isArray(header) ? header[0] : header
-    request.accountId = await authenticate(ctx, apiKey)
+    try {
+      request.accountId = await authenticate(ctx, apiKey)
+    } catch (err) {
+      // Refused keys count against the caller's address, so guessing keys is rate-limited too.
+      if (err instanceof UnauthorizedError) rateLimit(`refused:${request.ip}`, reply)
+      throw err
+    }
     rateLimit(hashApiKey(apiKey!), reply)
   })
 
