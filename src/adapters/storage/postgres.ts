@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Storage } from '../../ports/storage.js'
 import { migrateToLatest } from './migrations.js'
+import { createPreparedQueries } from './prepared.js'
 import { createRepos } from './repos.js'
 import type { Database } from './schema.js'
 import { createTx, runCommitHooks } from './transaction.js'
@@ -19,14 +20,15 @@ export function createPostgresStorage(connectionString: string, poolSize = 10): 
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   })
+  const prepared = createPreparedQueries()
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 
   return {
-    read: createRepos(db),
+    read: createRepos(db, prepared),
     async transaction(fn) {
       let hooks: Array<() => void> = []
       const result = await db.transaction().execute(async (trx) => {
-        const created = createTx(trx)
+        const created = createTx(trx, prepared)
         hooks = created.hooks
         return fn(created.tx)
       })

@@ -3,6 +3,7 @@ import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
 import type { Agent, AgentGroup, ApiKey, Message, MessageFile, MessageType } from '../../domain/model.js'
 import type { Repos } from '../../ports/storage.js'
+import { createPreparedQueries, type RunPrepared } from './prepared.js'
 import type { ApiKeyTable, AgentTable, Database, MessageTable } from './schema.js'
 
 /** Recognises a unique-constraint violation from better-sqlite3 or pg. */
@@ -91,8 +92,11 @@ function fromMessage(m: Message): MessageTable {
   }
 }
 
-/** The one Kysely implementation of the repositories, for SQLite and PostgreSQL alike. */
-export function createRepos(db: Kysely<Database>): Repos {
+/**
+ * The one Kysely implementation of the repositories, for SQLite and PostgreSQL alike. `prepared`
+ * is the storage's cache of compiled hot-path queries (see prepared.ts).
+ */
+export function createRepos(db: Kysely<Database>, prepared: RunPrepared = createPreparedQueries()): Repos {
   return {
     accounts: {
       async insert(a) {
@@ -138,13 +142,13 @@ export function createRepos(db: Kysely<Database>): Repos {
         )
       },
       async findActiveByHash(hash) {
-        const row = await db
-          .selectFrom('api_key')
-          .selectAll()
-          .where('hash', '=', hash)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst()
-        return row && toApiKey(row)
+        const { rows } = await prepared(
+          db,
+          'apiKeys.findActiveByHash',
+          (q, p: { hash: string }) => q.selectFrom('api_key').selectAll().where('hash', '=', p.hash).where('revoked_at', 'is', null),
+          { hash },
+        )
+        return rows[0] && toApiKey(rows[0])
       },
       async list(accountId) {
         const rows = await db
@@ -186,13 +190,14 @@ export function createRepos(db: Kysely<Database>): Repos {
         )
       },
       async get(accountId, id) {
-        const row = await db
-          .selectFrom('agent')
-          .selectAll()
-          .where('account_id', '=', accountId)
-          .where('id', '=', id)
-          .executeTakeFirst()
-        return row && toAgent(row)
+        const { rows } = await prepared(
+          db,
+          'agents.get',
+          (q, p: { accountId: string; id: string }) =>
+            q.selectFrom('agent').selectAll().where('account_id', '=', p.accountId).where('id', '=', p.id),
+          { accountId, id },
+        )
+        return rows[0] && toAgent(rows[0])
       },
       async getByEmail(accountId, email) {
         const row = await db
@@ -307,12 +312,14 @@ export function createRepos(db: Kysely<Database>): Repos {
         )
       },
       async getByVisitor(accountId, visitorId) {
-        const row = await db
-          .selectFrom('conversation')
-          .selectAll()
-          .where('account_id', '=', accountId)
-          .where('visitor_id', '=', visitorId)
-          .executeTakeFirst()
+        const { rows } = await prepared(
+          db,
+          'conversations.getByVisitor',
+          (q, p: { accountId: string; visitorId: string }) =>
+            q.selectFrom('conversation').selectAll().where('account_id', '=', p.accountId).where('visitor_id', '=', p.visitorId),
+          { accountId, visitorId },
+        )
+        const row = rows[0]
         return (
           row && {
             id: row.id,
@@ -325,26 +332,35 @@ export function createRepos(db: Kysely<Database>): Repos {
         )
       },
       async touch(accountId, id, at) {
-        await db
-          .updateTable('conversation')
-          .set({ last_activity_at: at, status: 'open' })
-          .where('account_id', '=', accountId)
-          .where('id', '=', id)
-          .execute()
+        await prepared(
+          db,
+          'conversations.touch',
+          (q, p: { accountId: string; id: string; at: number }) =>
+            q
+              .updateTable('conversation')
+              .set({ last_activity_at: p.at, status: 'open' })
+              .where('account_id', '=', p.accountId)
+              .where('id', '=', p.id),
+          { accountId, id, at },
+        )
       },
     },
     messages: {
       async insert(m) {
-        await insertOrDuplicate(() => db.insertInto('message').values(fromMessage(m)).execute())
+        const row = fromMessage(m)
+        await insertOrDuplicate(() =>
+          prepared(db, 'messages.insert', (q, p: MessageTable) => q.insertInto('message').values({ ...p }), row),
+        )
       },
       async get(accountId, id) {
-        const row = await db
-          .selectFrom('message')
-          .selectAll()
-          .where('id', '=', id)
-          .where('account_id', '=', accountId)
-          .executeTakeFirst()
-        return row && toMessage(row)
+        const { rows } = await prepared(
+          db,
+          'messages.get',
+          (q, p: { accountId: string; id: string }) =>
+            q.selectFrom('message').selectAll().where('id', '=', p.id).where('account_id', '=', p.accountId),
+          { accountId, id },
+        )
+        return rows[0] && toMessage(rows[0])
       },
       async update(accountId, id, changes) {
         const set: Partial<MessageTable> = {}
@@ -367,24 +383,28 @@ export function createRepos(db: Kysely<Database>): Repos {
       async append(accountId, event: NewEvent, at) {
         // The account row is the sequence: the update locks it (PostgreSQL) or runs inside the
         // single writer (SQLite), so seq order is commit order within an account.
-        const { last_seq } = await db
-          .updateTable('account')
-          .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
-          .where('id', '=', accountId)
-          .returning('last_seq')
-          .executeTakeFirstOrThrow()
-        const seq = Number(last_seq)
-        await db
-          .insertInto('event')
-          .values({
-            account_id: accountId,
-            seq,
-            conversation_id: event.conversationId ?? null,
-            type: event.type,
-            payload: JSON.stringify(event.payload),
-            created_at: at,
-          })
-          .execute()
+        const { rows } = await prepared(
+          db,
+          'events.nextSeq',
+          (q, p: { accountId: string }) =>
+            q
+              .updateTable('account')
+              .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+              .where('id', '=', p.accountId)
+              .returning('last_seq'),
+          { accountId },
+        )
+        if (!rows[0]) throw new Error(`no account ${accountId}`)
+        const seq = Number(rows[0].last_seq)
+        const row = {
+          account_id: accountId,
+          seq,
+          conversation_id: event.conversationId ?? null,
+          type: event.type,
+          payload: JSON.stringify(event.payload),
+          created_at: at,
+        }
+        await prepared(db, 'events.insert', (q, p: typeof row) => q.insertInto('event').values({ ...p }), row)
         return { ...event, accountId, seq, createdAt: at } as StoredEvent
       },
       async listAfter(accountId, afterSeq, limit) {
