@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const READY_TIMEOUT_MS = 60_000
+const STOP_TIMEOUT_MS = 10_000
+
+export interface ChildServer<T> {
+  name: string
+  pid: number
+  /** What the child printed as its first JSON line on stdout. */
+  info: T
+  stop(): Promise<void>
+}
+
+const running = new Set<ChildServer<unknown>>()
+
+/** Stops every child started here that is still running. Safe to call twice. */
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...running].map((child) => child.stop()))
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null
+}
+
+/**
+ * Starts `node --import tsx <script>` from the repository root and waits for the first JSON line it
+ * prints on stdout. The child's stdin stays open as a lifeline: when this process dies, however it
+ * dies, the pipe closes and the child shuts itself down.
+ */
+export async function startChild<T>(
+  name: string,
+  script: string,
+  options: { args?: string[]; nodeArgs?: string[] } = {},
+): Promise<ChildServer<T>> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const exit = once(child, 'exit')
+  let stopping: Promise<void> | undefined
+  const server: ChildServer<T> = {
+    name,
+    pid: child.pid ?? -1,
+    info: undefined as T,
+    stop() {
+      stopping ??= (async () => {
+        if (!exited(child)) {
+          child.stdin?.end()
+          child.kill('SIGTERM')
+          const timer = setTimeout(() => {
+            if (!exited(child)) child.kill('SIGKILL')
+          }, STOP_TIMEOUT_MS)
+          await exit.catch(() => undefined)
+          clearTimeout(timer)
+        }
+        running.delete(server)
+      })()
+      return stopping
+    },
+  }
+  running.add(server)
+
+  const lines = createInterface({ input: child.stdout! })
+  const ready = new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not report ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS)
+    lines.on('line', (line) => {
+      if (server.info === undefined && line.startsWith('{')) {
+        clearTimeout(timer)
+        try {
+          resolve(JSON.parse(line) as T)
+        } catch (err) {
+          reject(err)
+        }
+      } else {
+        process.stderr.write(`[${name}] ${line}\n`)
+      }
+    })
+    exit.then(([code, signal]) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited before it was ready (code ${code}, signal ${signal})`))
+    }, reject)
+  })
+  try {
+    server.info = await ready
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
+  return server
+}

@@ -1,0 +1,152 @@
+import autocannon, { type Request, type Result } from 'autocannon'
+
+/** The same for the baseline and for Parley within one run. */
+export interface LoadSettings {
+  connections: number
+  pipelining: number
+  /** Measured seconds per server and scenario, split into `rounds` slices. */
+  durationSeconds: number
+  /** Slices per measurement, alternating baseline and Parley so that the machine's drift hits both. */
+  rounds: number
+  warmupSeconds: number
+}
+
+export interface Measurement {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  seconds: number
+  completed: number
+  non2xx: number
+  /** Connection errors and timeouts (autocannon counts timeouts among errors). */
+  errors: number
+  timeouts: number
+  statusCodes: Record<string, number>
+}
+
+export interface Comparison {
+  scenario: string
+  /** The lowest acceptable Parley/baseline throughput ratio. */
+  target: number
+  baseline: Measurement
+  parley: Measurement
+  /** Failures seen during warm-up, which the measurements above do not include. */
+  warmupFailures: string[]
+}
+
+/** The requests one connection cycles through; `client` numbers the connections from 0. */
+export type RequestsFor = (client: number) => Request[]
+
+/** One autocannon run, kept raw so that several can be merged. */
+interface Slice {
+  seconds: number
+  latencies: number[]
+  statusCodes: Record<string, number>
+  errors: number
+  timeouts: number
+}
+
+/** Load on `url` for `seconds`, every connection looping over its own request list. */
+async function runSlice(url: string, requestsFor: RequestsFor, settings: LoadSettings, seconds: number): Promise<Slice> {
+  if (!url.startsWith('http://127.0.0.1:')) throw new Error(`benchmarks only send traffic to 127.0.0.1, not ${url}`)
+  let client = 0
+  // Every response time, at full resolution (autocannon's own histogram rounds to whole ms).
+  const latencies: number[] = []
+  const instance = autocannon({
+    url,
+    connections: settings.connections,
+    pipelining: settings.pipelining,
+    duration: seconds,
+    setupClient: (c) => c.setRequests(requestsFor(client++)),
+  })
+  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime))
+  const result: Result = await instance
+  const statusCodes: Record<string, number> = {}
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count
+  return { seconds: result.duration, latencies, statusCodes, errors: result.errors, timeouts: result.timeouts }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]
+}
+
+function merge(slices: Slice[]): Measurement {
+  const statusCodes: Record<string, number> = {}
+  let seconds = 0
+  let errors = 0
+  let timeouts = 0
+  for (const s of slices) {
+    seconds += s.seconds
+    errors += s.errors
+    timeouts += s.timeouts
+    for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
+  }
+  const sorted = Float64Array.from(slices.flatMap((s) => s.latencies)).sort()
+  const non2xx = Object.entries(statusCodes).reduce((sum, [code, n]) => (code.startsWith('2') ? sum : sum + n), 0)
+  return {
+    requestsPerSecond: seconds > 0 ? sorted.length / seconds : 0,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    seconds,
+    completed: sorted.length,
+    non2xx,
+    errors,
+    timeouts,
+    statusCodes,
+  }
+}
+
+export function failures(m: Measurement): number {
+  return m.non2xx + m.errors
+}
+
+export function describeFailures(m: Measurement): string {
+  const codes = Object.entries(m.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${n}×${code}`)
+  return `${m.non2xx} non-2xx${codes.length ? ` (${codes.join(', ')})` : ''}, ${m.errors} errors (${m.timeouts} timeouts)`
+}
+
+/**
+ * Warm-up, then `rounds` slices per server in the order B P, P B, B P, … with identical settings
+ * and identical request lists; throughput is all responses over all measured seconds.
+ */
+export async function compare(
+  scenario: string,
+  target: number,
+  urls: { baseline: string; parley: string },
+  requestsFor: RequestsFor,
+  settings: LoadSettings,
+): Promise<Comparison> {
+  const names = ['baseline', 'parley'] as const
+  const warmupFailures: string[] = []
+  if (settings.warmupSeconds > 0) {
+    for (const name of names) {
+      const warm = merge([await runSlice(urls[name], requestsFor, settings, settings.warmupSeconds)])
+      if (failures(warm) > 0) warmupFailures.push(`${name} warm-up: ${describeFailures(warm)}`)
+    }
+  }
+  const slices = { baseline: [] as Slice[], parley: [] as Slice[] }
+  const seconds = settings.durationSeconds / settings.rounds
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+      slices[name].push(await runSlice(urls[name], requestsFor, settings, seconds))
+    }
+  }
+  return { scenario, target, baseline: merge(slices.baseline), parley: merge(slices.parley), warmupFailures }
+}
+
+export interface BenchOptions {
+  settings: LoadSettings
+  /** Extra node flags for the Parley child (BENCH_CPU_PROF adds --cpu-prof). */
+  parleyNodeArgs: string[]
+  /** Run only the scenarios whose name contains this (BENCH_ONLY). */
+  only?: string
+  /** One line of progress, for stderr. */
+  progress(line: string): void
+}
+
+export interface Benchmark {
+  name: string
+  run(options: BenchOptions): Promise<Comparison[]>
+}

@@ -1,0 +1,87 @@
+// `npm run bench`: every benchmark in bench/, each figure a ratio against a baseline measured in the
+// same run with the same settings (this machine is shared and noisy: absolute numbers mean little).
+//
+// BENCH_DURATION     measured seconds per server and scenario (10)
+// BENCH_ROUNDS       slices that measurement is cut into, alternating baseline and Parley (4)
+// BENCH_WARMUP       seconds of warm-up per server and scenario (2)
+// BENCH_CONNECTIONS  concurrent connections (32)
+// BENCH_CPU_PROF     a directory: the Parley child writes a V8 CPU profile there when it stops
+// BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { stopAllChildren } from './lib/child.js'
+import { failures, type Benchmark, type Comparison, type LoadSettings } from './lib/load.js'
+import { machineLine, settingsLine, table, verdict } from './lib/report.js'
+import { restApi } from './rest-api.js'
+
+/** Add a benchmark here to have `npm run bench` run it. */
+const benchmarks: Benchmark[] = [restApi]
+
+function numberSetting(name: string, fallback: number, min: number, integer = false): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got "${raw}"`)
+  }
+  return value
+}
+
+const settings: LoadSettings = {
+  connections: numberSetting('BENCH_CONNECTIONS', 32, 1, true),
+  pipelining: 1,
+  durationSeconds: numberSetting('BENCH_DURATION', 10, 1),
+  rounds: numberSetting('BENCH_ROUNDS', 4, 1, true),
+  warmupSeconds: numberSetting('BENCH_WARMUP', 2, 0),
+}
+const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined
+const parleyNodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+const only = process.env.BENCH_ONLY || undefined
+const progress = (line: string) => process.stderr.write(`  ${line}\n`)
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers\n`)
+    void stopAllChildren().finally(() => process.exit(130))
+  })
+}
+
+console.log(machineLine())
+console.log(settingsLine(settings))
+if (profileDir) {
+  mkdirSync(profileDir, { recursive: true })
+  console.log(`CPU profile of the Parley child: ${profileDir}`)
+}
+
+const results: Comparison[] = []
+const crashed: string[] = []
+try {
+  for (const benchmark of benchmarks) {
+    process.stderr.write(`\n${benchmark.name}\n`)
+    try {
+      results.push(...(await benchmark.run({ settings, parleyNodeArgs, only, progress })))
+    } catch (err) {
+      crashed.push(`${benchmark.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    }
+  }
+} finally {
+  await stopAllChildren()
+}
+
+console.log(`\n${table(results)}\n`)
+if (results.length === 0 && crashed.length === 0) console.log(`No scenario ran${only ? ` (BENCH_ONLY="${only}" matched none)` : ''}.`)
+const withErrors = results.filter((r) => verdict(r) === 'ERRORS')
+if (withErrors.length > 0 || crashed.length > 0) {
+  const bar = '!'.repeat(78)
+  console.log(bar)
+  console.log('!!! THIS RUN HAD ERRORS: its figures are not valid.')
+  for (const r of withErrors) {
+    for (const [name, m] of [['baseline', r.baseline], ['Parley', r.parley]] as const) {
+      if (failures(m) > 0) console.log(`!!! ${r.scenario}, ${name}: ${m.non2xx} non-2xx ${JSON.stringify(m.statusCodes)}, ${m.errors} errors (${m.timeouts} timeouts)`)
+    }
+    for (const w of r.warmupFailures) console.log(`!!! ${r.scenario}, ${w}`)
+  }
+  for (const c of crashed) console.log(`!!! ${c}`)
+  console.log(bar)
+  process.exitCode = 1
+}

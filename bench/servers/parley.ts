@@ -1,0 +1,58 @@
+// Parley on a fresh SQLite file in a temp dir, for the load generator in bench/run.ts.
+// Usage: node --import tsx bench/servers/parley.ts <seed messages>
+// Prints one JSON line ({ port, apiKey, agentId, messageIds }) once it listens on 127.0.0.1.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../../src/config.js'
+import { createContext } from '../../src/context.js'
+import { buildApp } from '../../src/http/app.js'
+import { createAccount, createAgent } from '../../src/services/accounts.js'
+import { sendAgentMessage } from '../../src/services/messages.js'
+import { messageText, VISITOR_COUNT, visitorId } from '../lib/workload.js'
+import { reportReady, stopOn } from './lifecycle.js'
+
+const seedMessages = Number(process.argv[2] ?? VISITOR_COUNT)
+const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'))
+// Defaults as a real deployment has them (WAL, synchronous=FULL), not the caller's environment.
+const config: Config = {
+  ...loadConfig({}),
+  databaseUrl: `sqlite:${join(dir, 'parley.db')}`,
+  host: '127.0.0.1',
+  port: 0,
+  logLevel: 'warn',
+  rateLimitPerMinute: 1_000_000_000,
+}
+const ctx = await createContext(config)
+const app = await buildApp(ctx)
+stopOn(async () => {
+  await app.close()
+  await ctx.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const { account, apiKey } = await createAccount(ctx, 'Bench site')
+const agent = await createAgent(ctx, account.id, { email: 'agent@bench.example', name: 'Bench Agent' })
+
+// One message per visitor first, so the POST load writes to existing conversations as a live site
+// mostly does, and the GET load has ids to read. Concurrent, so they share commits.
+const messageIds: string[] = []
+for (let start = 0; start < seedMessages; start += 100) {
+  const batch = Array.from({ length: Math.min(100, seedMessages - start) }, (_, k) => start + k)
+  const created = await Promise.all(
+    batch.map((i) =>
+      sendAgentMessage(ctx, account.id, { visitorId: visitorId(i % VISITOR_COUNT), agentId: agent.id, text: messageText(i) }),
+    ),
+  )
+  messageIds.push(...created.map((m) => m.id))
+}
+
+await app.listen({ port: 0, host: '127.0.0.1' })
+const address = app.server.address()
+reportReady({
+  port: typeof address === 'object' && address ? address.port : 0,
+  databasePath: join(dir, 'parley.db'),
+  apiKey,
+  agentId: agent.id,
+  messageIds,
+})
