@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateId } from '../src/domain/ids.js'
 import type { Agent, AgentGroup } from '../src/domain/model.js'
 import { addAgentToGroup, createAgent, createGroup } from '../src/services/accounts.js'
-import { ensureConversation } from '../src/services/conversations.js'
+import { sendVisitorMessage } from '../src/services/messages.js'
 import { describeEachDb } from './helpers/databases.js'
 import { startParley, type RunningParley } from './helpers/parley.js'
 
@@ -171,22 +171,7 @@ describeEachDb('Brevo Node SDK 3.x against Parley', (db) => {
 
     it("reads a visitor's message but refuses to edit or delete it (400 invalid_parameter)", async () => {
       const visitorId = visitor('own')
-      const id = generateId()
-      await parley.ctx.storage.transaction(async (tx) => {
-        const now = Date.now()
-        const conversation = await ensureConversation(tx, parley.accountId, visitorId, now)
-        await tx.messages.insert({
-          id,
-          accountId: parley.accountId,
-          conversationId: conversation.id,
-          visitorId,
-          type: 'visitor',
-          text: 'Where is my order?',
-          isPushed: false,
-          isTrigger: false,
-          createdAt: now,
-        })
-      })
+      const { id } = await sendVisitorMessage(parley.ctx, parley.accountId, { visitorId, text: 'Where is my order?' })
       const { body } = await api.conversationsMessagesIdGet(id)
       expect(body).toEqual({ id, type: 'visitor', text: 'Where is my order?', visitorId, createdAt: expect.any(Number) })
       const invalid = { status: 400, body: { code: 'invalid_parameter', message: expect.stringContaining('Only agents') } }

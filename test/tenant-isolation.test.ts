@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateId } from '../src/domain/ids.js'
 import type { Agent, AgentGroup } from '../src/domain/model.js'
 import { createAgent, createApiKey, createGroup, revokeApiKey } from '../src/services/accounts.js'
-import { ensureConversation } from '../src/services/conversations.js'
+import { sendVisitorMessage } from '../src/services/messages.js'
 import { describeEachDb } from './helpers/databases.js'
 import { startParley, type RunningParley, type TestAccount } from './helpers/parley.js'
 
@@ -48,24 +48,9 @@ describeEachDb('tenant isolation', (db) => {
     return reply.body as { id: string }
   }
 
+  /** A visitor's own message: the API cannot create one, the widget does. */
   async function insertVisitorMessage(accountId: string, visitorId: string, text: string): Promise<string> {
-    const now = parley.ctx.clock.now()
-    const id = generateId()
-    await parley.ctx.storage.transaction(async (tx) => {
-      const conversation = await ensureConversation(tx, accountId, visitorId, now)
-      await tx.messages.insert({
-        id,
-        accountId,
-        conversationId: conversation.id,
-        visitorId,
-        type: 'visitor',
-        text,
-        isPushed: false,
-        isTrigger: false,
-        createdAt: now,
-      })
-    })
-    return id
+    return (await sendVisitorMessage(parley.ctx, accountId, { visitorId, text })).id
   }
 
   /** Everything stored for account A, to show B's attempts changed none of it. */

@@ -1,7 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
-import { generateId } from '../domain/ids.js'
-import type { Message } from '../domain/model.js'
 import { createAgent, createGroup } from './accounts.js'
 import { recordEvent } from './deps.js'
 import {
@@ -13,6 +11,7 @@ import {
   getPushedMessage,
   pushMessage,
   sendAgentMessage,
+  sendVisitorMessage,
 } from './messages.js'
 import { createTestDeps, newAccountId, START, storedEvents, type TestDeps } from './test-deps.js'
 
@@ -31,23 +30,8 @@ afterEach(() => deps.close())
 const send = (visitorId = 'visitor-1', text = 'Hello! How can I help you?') =>
   sendAgentMessage(deps, accountId, { visitorId, text, agentId, receivedFrom: 'crm' })
 
-/** A message the visitor wrote: no service creates one yet, so it goes straight to storage. */
-async function visitorMessage(visitorId: string): Promise<Message> {
-  const conversation = (await deps.storage.read.conversations.getByVisitor(accountId, visitorId))!
-  const message: Message = {
-    id: generateId(),
-    accountId,
-    conversationId: conversation.id,
-    visitorId,
-    type: 'visitor',
-    text: 'Where is my order?',
-    isPushed: false,
-    isTrigger: false,
-    createdAt: deps.clock.now(),
-  }
-  await deps.storage.transaction((tx) => tx.messages.insert(message))
-  return message
-}
+const visitorMessage = (visitorId: string, text = 'Where is my order?') =>
+  sendVisitorMessage(deps, accountId, { visitorId, text })
 
 describe('sendAgentMessage', () => {
   it('creates the visitor and its conversation on first use, then reuses them', async () => {
@@ -167,6 +151,21 @@ describe('editing and deleting', () => {
     expect(events.map((e) => e.type)).toEqual(['message.created', 'message.updated'])
     expect(events[1].payload).toEqual({ message: JSON.parse(JSON.stringify(edited)) })
     expect(deps.published.map((e) => e.type)).toEqual(['message.created', 'message.updated'])
+  })
+
+  it('stores a visitor message in the visitor\'s conversation, with its event', async () => {
+    const first = await visitorMessage('visitor-new', 'Hi, anyone there?')
+    expect(first).toMatchObject({ type: 'visitor', visitorId: 'visitor-new', text: 'Hi, anyone there?', isPushed: false })
+    expect(first.agentId).toBeUndefined()
+    const reply = await send('visitor-new')
+    expect(reply.conversationId).toBe(first.conversationId)
+    expect(await getMessage(deps, accountId, first.id)).toEqual(first)
+    const events = await storedEvents(deps, accountId)
+    expect(events.map((e) => [e.type, e.conversationId])).toEqual([
+      ['message.created', first.conversationId],
+      ['message.created', first.conversationId],
+    ])
+    expect(deps.published).toEqual(events)
   })
 
   it('refuses to edit or delete a visitor message, changing and publishing nothing', async () => {

@@ -12,6 +12,11 @@ export interface AgentMessageInput extends AgentIdentification {
   text: string
 }
 
+export interface VisitorMessageInput {
+  visitorId: string
+  text: string
+}
+
 export interface PushedMessageInput {
   visitorId: string
   text: string
@@ -55,6 +60,22 @@ export function sendAgentMessage(
         isTrigger: false,
         receivedFrom: input.receivedFrom,
       })
+    }),
+  )
+}
+
+/**
+ * A visitor writes. The REST API has no such endpoint: the widget's transport calls this, and
+ * `GET /conversations/messages/{id}` then reads it with `type: "visitor"`.
+ */
+export function sendVisitorMessage(deps: ServiceDeps, accountId: string, input: VisitorMessageInput): Promise<Message> {
+  return transact(deps, (tx) =>
+    storeNewMessage(deps, tx, accountId, {
+      visitorId: input.visitorId,
+      type: 'visitor',
+      text: input.text,
+      isPushed: false,
+      isTrigger: false,
     }),
   )
 }
