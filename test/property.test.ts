@@ -6,6 +6,7 @@ import { createAgent, createApiKey, createGroup, revokeApiKey } from '../src/ser
 import { deleteAgentMessage, pushMessage, sendAgentMessage, sendVisitorMessage } from '../src/services/messages.js'
 import { describeEachDb } from './helpers/databases.js'
 import { startParley, type RunningParley, type TestAccount } from './helpers/parley.js'
+import { nullPaths } from './helpers/wire.js'
 
 // Random and malformed input against every endpoint of the spec's section 2, over real HTTP.
 // Each request is checked for: no 5xx; every non-2xx is a JSON `{code, message}` and nothing else;
@@ -64,14 +65,6 @@ interface Answer {
   status: number
   contentType: string | null
   text: string
-}
-
-function nullPaths(value: unknown, path = '$'): string[] {
-  if (value === null) return [path]
-  if (Array.isArray(value)) return value.flatMap((v, i) => nullPaths(v, `${path}[${i}]`))
-  if (typeof value === 'object')
-    return Object.entries(value as object).flatMap(([k, v]) => nullPaths(v, `${path}.${k}`))
-  return []
 }
 
 /** Problems with a ConversationsMessage, as readable strings (empty when it is fine). */

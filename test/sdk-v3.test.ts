@@ -12,21 +12,10 @@ import { addAgentToGroup, createAgent, createGroup } from '../src/services/accou
 import { sendVisitorMessage } from '../src/services/messages.js'
 import { describeEachDb } from './helpers/databases.js'
 import { startParley, type RunningParley } from './helpers/parley.js'
+import { BREVO_ID, nullPaths } from './helpers/wire.js'
 
 // The classic 3.x Node SDK (OpenAPI Generator, CommonJS, installed as `@getbrevo/brevo-v3`), pointed
 // at a real Parley with nothing but its base path changed. It has no visitorGroup method.
-
-const BREVO_ID = /^[23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz]{17}$/
-
-/** Paths of every `null` in a value: Brevo leaves a field out rather than sending null. */
-function nullPaths(value: unknown, path = '$'): string[] {
-  if (value === null) return [path]
-  if (Array.isArray(value)) return value.flatMap((v, i) => nullPaths(v, `${path}[${i}]`))
-  if (typeof value === 'object' && value !== undefined) {
-    return Object.entries(value as object).flatMap(([k, v]) => nullPaths(v, `${path}.${k}`))
-  }
-  return []
-}
 
 /**
  * Status and body of a failed call; fails the test if the call succeeds. @NOTE 3.0.x hands the

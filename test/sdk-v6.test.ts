@@ -6,20 +6,11 @@ import { addAgentToGroup, createAgent, createGroup } from '../src/services/accou
 import { sendVisitorMessage } from '../src/services/messages.js'
 import { describeEachDb } from './helpers/databases.js'
 import { startParley, type RunningParley } from './helpers/parley.js'
+import { BREVO_ID, nullPaths } from './helpers/wire.js'
 
 // The current Node SDK (Fern-generated, fetch-based), pointed at a real Parley with nothing but its
 // base URL changed. For the Conversations endpoints it raises BadRequestError for 400,
 // NotFoundError for 404 and a plain BrevoError for any other status (401 included).
-
-const BREVO_ID = /^[23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz]{17}$/
-
-/** Paths of every `null` in a JSON value: Brevo leaves a field out rather than sending null. */
-function nullPaths(value: unknown, path = '$'): string[] {
-  if (value === null) return [path]
-  if (Array.isArray(value)) return value.flatMap((v, i) => nullPaths(v, `${path}[${i}]`))
-  if (typeof value === 'object') return Object.entries(value as object).flatMap(([k, v]) => nullPaths(v, `${path}.${k}`))
-  return []
-}
 
 /** The BrevoError a call rejects with; fails the test if the call succeeds. */
 async function failure(call: Promise<unknown>): Promise<BrevoError> {
