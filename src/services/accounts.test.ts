@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DuplicateParameterError, InvalidParameterError, NotFoundError, UnauthorizedError } from '../domain/errors.js'
 import {
   addAgentToGroup,
+  API_KEY_CACHE_MS,
   authenticate,
   createAccount,
   createAgent,
@@ -58,6 +59,24 @@ describe('accounts and API keys', () => {
     expect(await authenticate(deps, second.apiKey)).toBe(account.id)
     expect(await listApiKeys(deps, account.id)).toEqual([{ ...key, revokedAt: START + 10 }, second.key])
     await expect(revokeApiKey(deps, account.id, key.id)).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('refuses a revoked key at once in the revoking process, even just after using it', async () => {
+    const { account, apiKey, key } = await createAccount(deps, 'Acme')
+    expect(await authenticate(deps, apiKey)).toBe(account.id)
+    await revokeApiKey(deps, account.id, key.id)
+    await expect(authenticate(deps, apiKey)).rejects.toMatchObject({ message: 'Key not found' })
+  })
+
+  it('honours a revocation made by another process within API_KEY_CACHE_MS', async () => {
+    const { account, apiKey, key } = await createAccount(deps, 'Acme')
+    expect(await authenticate(deps, apiKey)).toBe(account.id)
+    // Another process (the CLI) revokes through the database, not through this process's services.
+    await deps.storage.transaction((tx) => tx.apiKeys.revoke(account.id, key.id, deps.clock.now()))
+    deps.clock.advance(API_KEY_CACHE_MS - 1)
+    expect(await authenticate(deps, apiKey)).toBe(account.id)
+    deps.clock.advance(1)
+    await expect(authenticate(deps, apiKey)).rejects.toMatchObject({ message: 'Key not found' })
   })
 
   it("cannot revoke another account's key", async () => {

@@ -74,16 +74,51 @@ export async function listApiKeys(deps: ServiceDeps, accountId: string): Promise
   return deps.storage.read.apiKeys.list(accountId)
 }
 
+/**
+ * How long a process trusts a key it has seen without asking the database again. A revocation is
+ * immediate in the process that made it and reaches the others within this time.
+ */
+export const API_KEY_CACHE_MS = 5_000
+const API_KEY_CACHE_SIZE = 10_000
+
+interface CachedKey {
+  keyId: string
+  accountId: string
+  until: number
+}
+
+// One cache per storage, so that every context (and every test) has its own.
+const keyCaches = new WeakMap<object, Map<string, CachedKey>>()
+
+function keyCache(deps: ServiceDeps): Map<string, CachedKey> {
+  let cache = keyCaches.get(deps.storage)
+  if (!cache) keyCaches.set(deps.storage, (cache = new Map()))
+  return cache
+}
+
 export async function revokeApiKey(deps: ServiceDeps, accountId: string, keyId: string): Promise<void> {
   const revoked = await deps.storage.transaction((tx) => tx.apiKeys.revoke(accountId, keyId, deps.clock.now()))
   if (!revoked) throw new NotFoundError(`No live API key "${keyId}" in account "${accountId}"`)
+  const cache = keyCache(deps)
+  for (const [hash, entry] of cache) if (entry.keyId === keyId) cache.delete(hash)
 }
 
 /** The account an `api-key` header belongs to, with Brevo's two 401 answers. */
 export async function authenticate(deps: ServiceDeps, apiKey: string | undefined): Promise<string> {
   if (!apiKey) throw new UnauthorizedError('authentication not found in headers')
-  const key = await deps.storage.read.apiKeys.findActiveByHash(hashApiKey(apiKey))
-  if (!key) throw new UnauthorizedError('Key not found')
+  const hash = hashApiKey(apiKey)
+  const cache = keyCache(deps)
+  const now = deps.clock.now()
+  const cached = cache.get(hash)
+  if (cached && cached.until > now) return cached.accountId
+  // Only keys that exist are remembered: a key created a moment ago works at once.
+  const key = await deps.storage.read.apiKeys.findActiveByHash(hash)
+  if (!key) {
+    cache.delete(hash)
+    throw new UnauthorizedError('Key not found')
+  }
+  if (cache.size >= API_KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+  cache.set(hash, { keyId: key.id, accountId: key.accountId, until: now + API_KEY_CACHE_MS })
   return key.accountId
 }
 
