@@ -54,13 +54,13 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`)
     return command || values.help ? 0 : 1
   }
-  const config = loadConfig()
+  const config = loadConfig(process.env, { logLevel: command === 'serve' ? 'info' : 'warn' })
   if (command === 'serve') {
     await serve(config)
     return -1 // keeps running
   }
   const out: Out = (human, json) => process.stdout.write(`${values.json ? JSON.stringify(json) : human}\n`)
-  const ctx = await createContext({ ...config, logLevel: process.env.LOG_LEVEL || 'warn' })
+  const ctx = await createContext(config)
   try {
     switch (`${command} ${sub ?? ''}`.trim()) {
       case 'migrate':

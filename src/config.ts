@@ -30,7 +30,8 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
   return value
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** `defaults` are the caller's own, used where the environment says nothing (the CLI logs less). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { logLevel?: string } = {}): Config {
   const port = integer(env, 'PORT', 3000)
   const host = env.HOST || '127.0.0.1'
   const databaseUrl = env.DATABASE_URL || 'sqlite:./data/parley.db'
@@ -44,7 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL || `http://${displayHost}:${port}`).replace(/\/+$/, ''),
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: env.LOG_LEVEL || defaults.logLevel || 'info',
     bootstrapApiKey: env.PARLEY_BOOTSTRAP_API_KEY || undefined,
     presenceTtlMs: integer(env, 'PARLEY_PRESENCE_TTL_SECONDS', 150, 1) * 1000,
     idempotencyTtlMs: integer(env, 'PARLEY_IDEMPOTENCY_TTL_HOURS', 24, 1) * 3_600_000,
