@@ -20,3 +20,8 @@ export function describeEachDb(name: string, fn: (db: DbKind) => void): void {
     ;(run ? describe : describe.skip)(`${name} [${db}]`, () => fn(db))
   }
 }
+
+/** A suite that needs PostgreSQL alone; skipped or failed on its absence by the same rule. */
+export function describePostgres(name: string, fn: () => void): void {
+  ;(pgUp || inCi ? describe : describe.skip)(name, fn)
+}
