@@ -62,7 +62,15 @@ describeEachDb('HTTP basics', (db) => {
     expect(doc.paths['/v3/conversations/messages'].post.summary).toBe('Send a message as an agent')
     const docs = await fetch(`${parley.baseUrl}/docs/`)
     expect(docs.status).toBe(200)
-    expect(await docs.text()).toContain('swagger')
+    const html = await docs.text()
+    expect(html).toContain('swagger')
+    // Every asset comes from Parley itself: the docs work with no network.
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])
+    expect(assets.length).toBeGreaterThan(0)
+    for (const asset of assets) {
+      expect(asset).not.toMatch(/^(https?:)?\/\//)
+      expect((await fetch(new URL(asset, `${parley.baseUrl}/docs/`))).status).toBe(200)
+    }
   })
 })
 
