@@ -92,6 +92,14 @@ describeEachDb('the parley command', (db) => {
     expect((await json('agents', 'list')).map((a: { id: string }) => a.id)).toEqual([agent.id])
   }, TIMEOUT)
 
+  it('runs as `npx parley` in the repository', async () => {
+    const { stdout } = await run('npx', ['--no-install', 'parley', 'accounts', 'list', '--json'], {
+      cwd: repo,
+      env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    })
+    expect(JSON.parse(stdout).map((a: { name: string }) => a.name)).toContain('Acme Shop')
+  }, TIMEOUT)
+
   it('explains mistakes on stderr and exits 1', async () => {
     const duplicate = await parley('agents', 'create', '--email', 'liz@example.com', '--name', 'Other')
     expect(duplicate.code).toBe(1)
