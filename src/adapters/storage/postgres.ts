@@ -28,7 +28,7 @@ export function createPostgresStorage(connectionString: string, poolSize = 10): 
     async transaction(fn) {
       let hooks: Array<() => void> = []
       const result = await db.transaction().execute(async (trx) => {
-        const created = createTx(trx, prepared)
+        const created = createTx(createRepos(trx, prepared))
         hooks = created.hooks
         return fn(created.tx)
       })

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
+import { CompiledQuery, Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
 import type { Storage, Tx } from '../../ports/storage.js'
 import { migrateToLatest } from './migrations.js'
 import { createPreparedQueries } from './prepared.js'
@@ -17,6 +17,14 @@ interface PendingUnit {
 }
 
 const STATEMENT_CACHE_SIZE = 500
+
+// The batch's control statements, compiled once: they run several times per request.
+const BEGIN = CompiledQuery.raw('begin immediate')
+const SAVEPOINT = CompiledQuery.raw('savepoint unit')
+const RELEASE = CompiledQuery.raw('release unit')
+const ROLLBACK_TO = CompiledQuery.raw('rollback to unit')
+const COMMIT = CompiledQuery.raw('commit')
+const ROLLBACK = CompiledQuery.raw('rollback')
 
 /**
  * Kysely prepares every query it runs, and preparing (compiling the SQL to bytecode) costs more
@@ -88,24 +96,25 @@ export function createSqliteStorage(path: string): Storage {
     const outcomes: Array<{ ok: boolean; value: unknown; hooks: Array<() => void> }> = []
     try {
       await db.connection().execute(async (conn) => {
-        await sql`begin immediate`.execute(conn)
+        const repos = createRepos(conn, prepared)
+        await conn.executeQuery(BEGIN)
         try {
           for (const unit of batch) {
-            const { tx, hooks } = createTx(conn, prepared)
-            await sql`savepoint unit`.execute(conn)
+            const { tx, hooks } = createTx(repos)
+            await conn.executeQuery(SAVEPOINT)
             try {
               const value = await unit.fn(tx)
-              await sql`release unit`.execute(conn)
+              await conn.executeQuery(RELEASE)
               outcomes.push({ ok: true, value, hooks })
             } catch (err) {
-              await sql`rollback to unit`.execute(conn)
-              await sql`release unit`.execute(conn)
+              await conn.executeQuery(ROLLBACK_TO)
+              await conn.executeQuery(RELEASE)
               outcomes.push({ ok: false, value: err, hooks })
             }
           }
-          await sql`commit`.execute(conn)
+          await conn.executeQuery(COMMIT)
         } catch (err) {
-          if (database.inTransaction) await sql`rollback`.execute(conn)
+          if (database.inTransaction) await conn.executeQuery(ROLLBACK)
           throw err
         }
       })

@@ -1,13 +1,9 @@
-import type { Kysely } from 'kysely'
-import type { Tx } from '../../ports/storage.js'
-import type { RunPrepared } from './prepared.js'
-import { createRepos } from './repos.js'
-import type { Database } from './schema.js'
+import type { Repos, Tx } from '../../ports/storage.js'
 
 /** Repositories bound to one transaction, with the hooks to run once it commits. */
-export function createTx(db: Kysely<Database>, prepared: RunPrepared): { tx: Tx; hooks: Array<() => void> } {
+export function createTx(repos: Repos): { tx: Tx; hooks: Array<() => void> } {
   const hooks: Array<() => void> = []
-  return { tx: { ...createRepos(db, prepared), onCommit: (hook) => hooks.push(hook) }, hooks }
+  return { tx: { ...repos, onCommit: (hook) => hooks.push(hook) }, hooks }
 }
 
 export function runCommitHooks(hooks: Array<() => void>): void {
