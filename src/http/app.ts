@@ -4,9 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { AppContext } from '../context.js'
 import { AppError, UnauthorizedError } from '../domain/errors.js'
-import { authenticate, hashApiKey } from '../services/accounts.js'
+import { authenticateKey } from '../services/accounts.js'
 import { clientErrorHandler, errorHandler, sendError } from './errors.js'
 import { createRateLimiter } from './rate-limit.js'
+import { MAX_ID_LENGTH } from './schemas.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { healthRoutes } from './routes/health.js'
 
@@ -41,7 +42,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     logController: new LogController({ disableRequestLogging: !ctx.logger.isLevelEnabled('debug') }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // The router's limit matches MessageIdParams, the one path parameter.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_ID_LENGTH },
     // A malformed or over-long URL is refused before routing; it still gets `{code, message}`.
     frameworkErrors: errorHandler,
     clientErrorHandler,
@@ -62,14 +63,16 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     if (!request.routeOptions.config.apiKey) return
     const header = request.headers['api-key']
     const apiKey = Array.isArray(header) ? header[0] : header
+    let key: { accountId: string; keyId: string }
     try {
-      request.accountId = await authenticate(ctx, apiKey)
+      key = await authenticateKey(ctx, apiKey)
     } catch (err) {
       // Refused keys count against the caller's address, so guessing keys is rate-limited too.
       if (err instanceof UnauthorizedError) rateLimit(`refused:${request.ip}`, reply)
       throw err
     }
-    rateLimit(hashApiKey(apiKey!), reply)
+    request.accountId = key.accountId
+    rateLimit(`key:${key.keyId}`, reply)
   })
 
   await app.register(swagger, {

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { AppError, type ErrorCode } from '../domain/errors.js'
+import { MAX_ID_LENGTH } from './schemas.js'
 
 /** The one place that decides the HTTP status of each error code. */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -71,7 +72,7 @@ function frameworkError(err: FastifyError): AppError | undefined {
     case 'FST_ERR_BAD_URL':
       return new AppError('bad_request', 'the URL is not validly percent-encoded UTF-8')
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return new AppError('out_of_range', 'id is too long: at most 128 characters')
+      return new AppError('out_of_range', `id is too long: at most ${MAX_ID_LENGTH} characters`)
   }
   if (err instanceof SyntaxError) return new AppError('bad_request', 'request body is not valid JSON')
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new AppError('bad_request', err.message)

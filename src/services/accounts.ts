@@ -105,12 +105,20 @@ export async function revokeApiKey(deps: ServiceDeps, accountId: string, keyId: 
 
 /** The account an `api-key` header belongs to, with Brevo's two 401 answers. */
 export async function authenticate(deps: ServiceDeps, apiKey: string | undefined): Promise<string> {
+  return (await authenticateKey(deps, apiKey)).accountId
+}
+
+/** As `authenticate`, with the id of the key, for whatever is counted per key (rate limits). */
+export async function authenticateKey(
+  deps: ServiceDeps,
+  apiKey: string | undefined,
+): Promise<{ accountId: string; keyId: string }> {
   if (!apiKey) throw new UnauthorizedError('authentication not found in headers')
   const hash = hashApiKey(apiKey)
   const cache = keyCache(deps)
   const now = deps.clock.now()
   const cached = cache.get(hash)
-  if (cached && cached.until > now) return cached.accountId
+  if (cached && cached.until > now) return cached
   // Only keys that exist are remembered: a key created a moment ago works at once.
   const key = await deps.storage.read.apiKeys.findActiveByHash(hash)
   if (!key) {
@@ -118,8 +126,9 @@ export async function authenticate(deps: ServiceDeps, apiKey: string | undefined
     throw new UnauthorizedError('Key not found')
   }
   if (cache.size >= API_KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
-  cache.set(hash, { keyId: key.id, accountId: key.accountId, until: now + API_KEY_CACHE_MS })
-  return key.accountId
+  const entry = { keyId: key.id, accountId: key.accountId, until: now + API_KEY_CACHE_MS }
+  cache.set(hash, entry)
+  return entry
 }
 
 export async function hashPassword(password: string): Promise<string> {

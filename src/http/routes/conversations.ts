@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js'
 import { AppError } from '../../domain/errors.js'
 import { toConversationsMessage } from '../../domain/message.js'
 import { markAgentOnline } from '../../services/agents.js'
+import type { IdempotencyRequest } from '../../services/idempotency.js'
 import * as messages from '../../services/messages.js'
 import { setVisitorGroup } from '../../services/visitors.js'
 import type { App } from '../app.js'
@@ -37,6 +38,15 @@ const NoContent = Type.Null({ description: 'No content' })
 const tags = ['Conversations']
 const apiKey = { apiKey: true }
 
+/** The request's Idempotency-Key, if it sent one, for the service that creates the message. */
+function idempotencyOf(
+  request: { headers: { 'idempotency-key'?: string }; body: unknown },
+  scope: string,
+): IdempotencyRequest | undefined {
+  const key = request.headers['idempotency-key']
+  return key ? { key, scope, body: request.body } : undefined
+}
+
 /** Brevo answers the ping with 201 and deletes with 204, both with no body at all. */
 function emptyReply(reply: { code(status: number): unknown }, status: 201 | 204): FastifyReply {
   return (reply.code(status) as FastifyReply).send()
@@ -68,8 +78,7 @@ export function conversationRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const key = request.headers['idempotency-key']
-        const idempotency = key ? { key, scope: 'POST /conversations/messages', body: request.body } : undefined
+        const idempotency = idempotencyOf(request, 'POST /conversations/messages')
         return toConversationsMessage(await messages.sendAgentMessage(ctx, request.accountId, request.body, idempotency))
       },
     )
@@ -148,8 +157,7 @@ export function conversationRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const key = request.headers['idempotency-key']
-        const idempotency = key ? { key, scope: 'POST /conversations/pushedMessages', body: request.body } : undefined
+        const idempotency = idempotencyOf(request, 'POST /conversations/pushedMessages')
         return toConversationsMessage(await messages.pushMessage(ctx, request.accountId, request.body, idempotency))
       },
     )
