@@ -10,6 +10,10 @@ export interface EventPayloads {
   'message.updated': { message: Message }
   'message.deleted': { message: Message }
   'agent.online': { agentId: string; until: number }
+  /** The agent's last ping ran out (`PARLEY_PRESENCE_TTL_SECONDS` without one). */
+  'agent.offline': { agentId: string }
+  /** An agent closed the conversation, or it sat idle too long. The next message reopens it. */
+  'conversation.closed': { conversationId: string; visitorId: string; reason: 'agent' | 'idle' }
   'visitor.group_changed': { visitor: Visitor }
 }
 

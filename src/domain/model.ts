@@ -35,11 +35,43 @@ export interface AgentGroup {
   createdAt: number
 }
 
+/** A page of the site, as the widget reports it. */
+export interface PageVisit {
+  link: string
+  title: string
+}
+
+/** What the visitor's browser told the widget; shown to agents and sent in webhooks. */
+export interface BrowserFacts {
+  userAgent?: string
+  language?: string
+  ip?: string
+}
+
 export interface Visitor {
   id: string
   accountId: string
   groupId?: string
+  /** `updateIntegrationData({email, firstName, …})` from the site, merged over time. */
+  attributes?: Record<string, unknown>
+  browser?: BrowserFacts
+  lastPage?: PageVisit
   createdAt: number
+}
+
+export type VisitorChanges = Partial<Pick<Visitor, 'attributes' | 'browser' | 'lastPage'>>
+
+/**
+ * An account's widget settings. `tokenSecret` signs visitor tokens and never leaves the server;
+ * `identitySecret` is given to the site so it can sign the visitorId it binds.
+ */
+export interface WidgetSettings {
+  tokenSecret: string
+  identitySecret: string
+  /** When on, binding a visitorId needs HMAC-SHA256(identitySecret, visitorId) in hex. */
+  verifiedBinding: boolean
+  /** Origins (`https://shop.example`) whose pages may open the widget; empty allows all. */
+  allowedOrigins: string[]
 }
 
 export interface Conversation {
@@ -47,6 +79,8 @@ export interface Conversation {
   accountId: string
   visitorId: string
   status: 'open' | 'closed'
+  /** The page the visitor was on when the conversation began (webhooks' `conversationStartPage`). */
+  startPage?: PageVisit
   createdAt: number
   lastActivityAt: number
 }

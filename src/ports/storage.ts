@@ -7,6 +7,8 @@ import type {
   Conversation,
   Message,
   Visitor,
+  VisitorChanges,
+  WidgetSettings,
 } from '../domain/model.js'
 
 export interface IdempotencyRecord {
@@ -31,6 +33,11 @@ export interface Repos {
     get(id: string): Promise<Account | undefined>
     getByWidgetId(widgetId: string): Promise<Account | undefined>
     list(): Promise<Account[]>
+    /** Secrets not yet minted come back as empty strings. */
+    getWidgetSettings(accountId: string): Promise<WidgetSettings | undefined>
+    updateWidgetSettings(accountId: string, changes: Partial<WidgetSettings>): Promise<void>
+    /** The seq of the account's latest event (0 before the first). */
+    lastSeq(accountId: string): Promise<number>
   }
   apiKeys: {
     insert(key: ApiKey & { hash: string }): Promise<void>
@@ -57,6 +64,7 @@ export interface Repos {
     insert(visitor: Visitor): Promise<void>
     get(accountId: string, id: string): Promise<Visitor | undefined>
     setGroup(accountId: string, id: string, groupId: string | undefined): Promise<void>
+    update(accountId: string, id: string, changes: VisitorChanges): Promise<void>
   }
   conversations: {
     insert(conversation: Conversation): Promise<void>
@@ -69,12 +77,16 @@ export interface Repos {
     get(accountId: string, id: string): Promise<Message | undefined>
     update(accountId: string, id: string, changes: MessageChanges): Promise<void>
     count(accountId: string): Promise<number>
+    /** The conversation's latest `limit` messages that are not deleted, oldest first. */
+    listLive(accountId: string, conversationId: string, limit: number): Promise<Message[]>
   }
   events: {
     /** Appends with the account's next sequence number and returns the stored event. */
     append(accountId: string, event: NewEvent, at: number): Promise<StoredEvent>
     /** Events with seq > afterSeq, oldest first. */
     listAfter(accountId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>
+    /** One conversation's events with seq > afterSeq, oldest first. */
+    listConversationAfter(accountId: string, conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>
   }
   idempotency: {
     get(accountId: string, scope: string, key: string): Promise<IdempotencyRecord | undefined>

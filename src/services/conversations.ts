@@ -1,6 +1,7 @@
 import { generateId } from '../domain/ids.js'
 import type { Conversation } from '../domain/model.js'
 import type { Tx } from '../ports/storage.js'
+import { ensureVisitor } from './visitors.js'
 
 /**
  * One continuous conversation per visitor. A visitor id Parley has not seen yet creates the
@@ -10,14 +11,13 @@ import type { Tx } from '../ports/storage.js'
 export async function ensureConversation(tx: Tx, accountId: string, visitorId: string, now: number): Promise<Conversation> {
   const existing = await tx.conversations.getByVisitor(accountId, visitorId)
   if (existing) return existing
-  if (!(await tx.visitors.get(accountId, visitorId))) {
-    await tx.visitors.insert({ id: visitorId, accountId, createdAt: now })
-  }
+  const visitor = await ensureVisitor(tx, accountId, visitorId, now)
   const conversation: Conversation = {
     id: generateId(),
     accountId,
     visitorId,
     status: 'open',
+    startPage: visitor.lastPage,
     createdAt: now,
     lastActivityAt: now,
   }

@@ -1,9 +1,10 @@
 import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
 import { generateId } from '../domain/ids.js'
-import type { Message } from '../domain/model.js'
+import type { BrowserFacts, Message, PageVisit } from '../domain/model.js'
 import type { Tx } from '../ports/storage.js'
 import { resolveAgent, type AgentIdentification } from './agents.js'
 import { ensureConversation } from './conversations.js'
+import { ensureVisitor } from './visitors.js'
 import { recordEvent, transact, type ServiceDeps } from './deps.js'
 import { onceForKey, type IdempotencyRequest } from './idempotency.js'
 
@@ -13,6 +14,16 @@ export interface AgentMessageInput extends AgentIdentification {
 }
 
 export interface VisitorMessageInput {
+  visitorId: string
+  text: string
+  /** Where the visitor is and what browser they use, remembered on the visitor with the message. */
+  page?: PageVisit
+  browser?: BrowserFacts
+  /** `BrevoConversationsSetup.groupId`: this page routes its chats to a group. */
+  groupId?: string
+}
+
+export interface AutoMessageInput {
   visitorId: string
   text: string
 }
@@ -66,16 +77,59 @@ export function sendAgentMessage(
 
 /**
  * A visitor writes. The REST API has no such endpoint: the widget's transport calls this, and
- * `GET /conversations/messages/{id}` then reads it with `type: "visitor"`.
+ * `GET /conversations/messages/{id}` then reads it with `type: "visitor"`. The visitor's page and
+ * browser are stored here rather than on every page view: only visitors who chat cost a write.
  */
-export function sendVisitorMessage(deps: ServiceDeps, accountId: string, input: VisitorMessageInput): Promise<Message> {
+export function sendVisitorMessage(
+  deps: ServiceDeps,
+  accountId: string,
+  input: VisitorMessageInput,
+  idempotency?: IdempotencyRequest,
+): Promise<Message> {
   return transact(deps, (tx) =>
-    storeNewMessage(deps, tx, accountId, {
-      visitorId: input.visitorId,
-      type: 'visitor',
-      text: input.text,
-      isPushed: false,
-      isTrigger: false,
+    onceForKey(deps, tx, accountId, idempotency, async () => {
+      const visitor = await ensureVisitor(tx, accountId, input.visitorId, deps.clock.now())
+      const changes = { lastPage: input.page, browser: input.browser }
+      if (input.page || input.browser) await tx.visitors.update(accountId, visitor.id, changes)
+      // A group that no longer exists is ignored: the page's setup is not the visitor's fault.
+      if (input.groupId !== undefined && input.groupId !== visitor.groupId && (await tx.groups.get(accountId, input.groupId))) {
+        await tx.visitors.setGroup(accountId, visitor.id, input.groupId)
+      }
+      return storeNewMessage(deps, tx, accountId, {
+        visitorId: input.visitorId,
+        type: 'visitor',
+        text: input.text,
+        groupId: input.groupId,
+        isPushed: false,
+        isTrigger: false,
+      })
+    }),
+  )
+}
+
+/**
+ * `BrevoConversations('sendAutoMessage', text)`: the site greets or prompts the visitor. It reads
+ * as the account speaking and is marked `isTrigger`; like pushed messages it starts no conversation
+ * for webhooks.
+ */
+export function sendAutoMessage(
+  deps: ServiceDeps,
+  accountId: string,
+  input: AutoMessageInput,
+  idempotency?: IdempotencyRequest,
+): Promise<Message> {
+  return transact(deps, (tx) =>
+    onceForKey(deps, tx, accountId, idempotency, async () => {
+      const account = await tx.accounts.get(accountId)
+      if (!account) throw new NotFoundError('Account not found')
+      return storeNewMessage(deps, tx, accountId, {
+        visitorId: input.visitorId,
+        type: 'agent',
+        text: input.text,
+        agentName: account.name,
+        isPushed: false,
+        isTrigger: true,
+      })
     }),
   )
 }

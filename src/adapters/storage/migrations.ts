@@ -118,6 +118,32 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0002_realtime': {
+    async up(db: Kysely<any>) {
+      // Secrets are filled in on first use (services/widget.ts): a migration has no business
+      // minting them.
+      await db.schema.alterTable('account').addColumn('token_secret', 'text').execute()
+      await db.schema.alterTable('account').addColumn('identity_secret', 'text').execute()
+      await db.schema
+        .alterTable('account')
+        .addColumn('verified_binding', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute()
+      await db.schema
+        .alterTable('account')
+        .addColumn('allowed_origins', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute()
+      await db.schema.alterTable('visitor').addColumn('attributes', 'text').execute()
+      await db.schema.alterTable('visitor').addColumn('browser', 'text').execute()
+      await db.schema.alterTable('visitor').addColumn('last_page', 'text').execute()
+      await db.schema.alterTable('conversation').addColumn('start_page', 'text').execute()
+      // A reconnecting widget replays its own conversation's events after a seq.
+      await db.schema
+        .createIndex('event_conversation')
+        .on('event')
+        .columns(['account_id', 'conversation_id', 'seq'])
+        .execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = {

@@ -1,10 +1,29 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
-import type { Agent, AgentGroup, ApiKey, Message, MessageFile, MessageType } from '../../domain/model.js'
+import type {
+  Agent,
+  AgentGroup,
+  ApiKey,
+  Conversation,
+  Message,
+  MessageFile,
+  MessageType,
+  Visitor,
+  WidgetSettings,
+} from '../../domain/model.js'
 import type { Repos } from '../../ports/storage.js'
 import { createPreparedQueries, type RunPrepared } from './prepared.js'
-import type { ApiKeyTable, AgentTable, Database, MessageTable } from './schema.js'
+import type {
+  AccountTable,
+  ApiKeyTable,
+  AgentTable,
+  ConversationTable,
+  Database,
+  EventTable,
+  MessageTable,
+  VisitorTable,
+} from './schema.js'
 
 /** Recognises a unique-constraint violation from better-sqlite3 or pg. */
 export function isUniqueViolation(err: unknown): boolean {
@@ -24,6 +43,58 @@ async function insertOrDuplicate(run: () => Promise<unknown>): Promise<void> {
 // Column values come back as null; the domain uses undefined for "absent".
 function opt<T>(value: T | null): T | undefined {
   return value === null ? undefined : value
+}
+
+function json<T>(value: string | null): T | undefined {
+  return value === null ? undefined : (JSON.parse(value) as T)
+}
+
+function toJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value)
+}
+
+function toVisitor(row: Selectable<VisitorTable>): Visitor {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    groupId: opt(row.group_id),
+    attributes: json(row.attributes),
+    browser: json(row.browser),
+    lastPage: json(row.last_page),
+    createdAt: Number(row.created_at),
+  }
+}
+
+function toConversation(row: Selectable<ConversationTable>): Conversation {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    visitorId: row.visitor_id,
+    status: row.status as 'open' | 'closed',
+    startPage: json(row.start_page),
+    createdAt: Number(row.created_at),
+    lastActivityAt: Number(row.last_activity_at),
+  }
+}
+
+function toWidgetSettings(row: Pick<Selectable<AccountTable>, 'token_secret' | 'identity_secret' | 'verified_binding' | 'allowed_origins'>): WidgetSettings {
+  return {
+    tokenSecret: row.token_secret ?? '',
+    identitySecret: row.identity_secret ?? '',
+    verifiedBinding: Number(row.verified_binding) === 1,
+    allowedOrigins: JSON.parse(row.allowed_origins) as string[],
+  }
+}
+
+function toEvent(r: Selectable<EventTable>): StoredEvent {
+  return {
+    accountId: r.account_id,
+    seq: Number(r.seq),
+    type: r.type as EventType,
+    conversationId: opt(r.conversation_id),
+    payload: JSON.parse(r.payload),
+    createdAt: Number(r.created_at),
+  } as StoredEvent
 }
 
 function toApiKey(row: Selectable<ApiKeyTable>): ApiKey {
@@ -103,7 +174,15 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         await insertOrDuplicate(() =>
           db
             .insertInto('account')
-            .values({ id: a.id, name: a.name, widget_id: a.widgetId, last_seq: 0, created_at: a.createdAt })
+            .values({
+              id: a.id,
+              name: a.name,
+              widget_id: a.widgetId,
+              last_seq: 0,
+              verified_binding: 0,
+              allowed_origins: '[]',
+              created_at: a.createdAt,
+            })
             .execute(),
         )
       },
@@ -123,6 +202,27 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           widgetId: row.widget_id,
           createdAt: Number(row.created_at),
         }))
+      },
+      async getWidgetSettings(accountId) {
+        const row = await db
+          .selectFrom('account')
+          .select(['token_secret', 'identity_secret', 'verified_binding', 'allowed_origins'])
+          .where('id', '=', accountId)
+          .executeTakeFirst()
+        return row && toWidgetSettings(row)
+      },
+      async updateWidgetSettings(accountId, changes) {
+        const set: Partial<AccountTable> = {}
+        if (changes.tokenSecret !== undefined) set.token_secret = changes.tokenSecret
+        if (changes.identitySecret !== undefined) set.identity_secret = changes.identitySecret
+        if (changes.verifiedBinding !== undefined) set.verified_binding = changes.verifiedBinding ? 1 : 0
+        if (changes.allowedOrigins !== undefined) set.allowed_origins = JSON.stringify(changes.allowedOrigins)
+        if (Object.keys(set).length === 0) return
+        await db.updateTable('account').set(set).where('id', '=', accountId).execute()
+      },
+      async lastSeq(accountId) {
+        const row = await db.selectFrom('account').select('last_seq').where('id', '=', accountId).executeTakeFirst()
+        return row ? Number(row.last_seq) : 0
       },
     },
     apiKeys: {
@@ -282,9 +382,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .executeTakeFirst()
-        return (
-          row && { id: row.id, accountId: row.account_id, groupId: opt(row.group_id), createdAt: Number(row.created_at) }
-        )
+        return row && toVisitor(row)
       },
       async setGroup(accountId, id, groupId) {
         await db
@@ -293,6 +391,14 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .execute()
+      },
+      async update(accountId, id, changes) {
+        const set: Partial<VisitorTable> = {}
+        if (changes.attributes !== undefined) set.attributes = toJson(changes.attributes)
+        if (changes.browser !== undefined) set.browser = toJson(changes.browser)
+        if (changes.lastPage !== undefined) set.last_page = toJson(changes.lastPage)
+        if (Object.keys(set).length === 0) return
+        await db.updateTable('visitor').set(set).where('account_id', '=', accountId).where('id', '=', id).execute()
       },
     },
     conversations: {
@@ -305,6 +411,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               account_id: c.accountId,
               visitor_id: c.visitorId,
               status: c.status,
+              start_page: toJson(c.startPage),
               created_at: c.createdAt,
               last_activity_at: c.lastActivityAt,
             })
@@ -319,17 +426,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
             q.selectFrom('conversation').selectAll().where('account_id', '=', p.accountId).where('visitor_id', '=', p.visitorId),
           { accountId, visitorId },
         )
-        const row = rows[0]
-        return (
-          row && {
-            id: row.id,
-            accountId: row.account_id,
-            visitorId: row.visitor_id,
-            status: row.status as 'open' | 'closed',
-            createdAt: Number(row.created_at),
-            lastActivityAt: Number(row.last_activity_at),
-          }
-        )
+        return rows[0] && toConversation(rows[0])
       },
       async touch(accountId, id, at) {
         await prepared(
@@ -378,6 +475,19 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .executeTakeFirstOrThrow()
         return Number(row.n)
       },
+      async listLive(accountId, conversationId, limit) {
+        const rows = await db
+          .selectFrom('message')
+          .selectAll()
+          .where('conversation_id', '=', conversationId)
+          .where('account_id', '=', accountId)
+          .where('deleted_at', 'is', null)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(limit)
+          .execute()
+        return rows.reverse().map(toMessage)
+      },
     },
     events: {
       async append(accountId, event: NewEvent, at) {
@@ -416,17 +526,19 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .orderBy('seq')
           .limit(limit)
           .execute()
-        return rows.map(
-          (r) =>
-            ({
-              accountId: r.account_id,
-              seq: Number(r.seq),
-              type: r.type as EventType,
-              conversationId: opt(r.conversation_id),
-              payload: JSON.parse(r.payload),
-              createdAt: Number(r.created_at),
-            }) as StoredEvent,
-        )
+        return rows.map(toEvent)
+      },
+      async listConversationAfter(accountId, conversationId, afterSeq, limit) {
+        const rows = await db
+          .selectFrom('event')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .where('conversation_id', '=', conversationId)
+          .where('seq', '>', afterSeq)
+          .orderBy('seq')
+          .limit(limit)
+          .execute()
+        return rows.map(toEvent)
       },
     },
     idempotency: {

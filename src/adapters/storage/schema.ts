@@ -5,6 +5,11 @@ export interface AccountTable {
   name: string
   widget_id: string
   last_seq: number
+  token_secret: string | null
+  identity_secret: string | null
+  verified_binding: number
+  /** JSON array of origins. */
+  allowed_origins: string
   created_at: number
 }
 
@@ -45,6 +50,12 @@ export interface VisitorTable {
   account_id: string
   id: string
   group_id: string | null
+  /** JSON: integration attributes. */
+  attributes: string | null
+  /** JSON: BrowserFacts. */
+  browser: string | null
+  /** JSON: PageVisit. */
+  last_page: string | null
   created_at: number
 }
 
@@ -53,6 +64,8 @@ export interface ConversationTable {
   account_id: string
   visitor_id: string
   status: string
+  /** JSON: PageVisit. */
+  start_page: string | null
   created_at: number
   last_activity_at: number
 }
