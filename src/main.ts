@@ -3,9 +3,7 @@ import type { Config } from './config.js'
 import { createContext, type AppContext } from './context.js'
 import { buildApp, type App } from './http/app.js'
 import { createAccount, listAccounts } from './services/accounts.js'
-import { purgeExpiredIdempotencyKeys } from './services/idempotency.js'
-
-const PURGE_INTERVAL_MS = 3_600_000
+import { startBackgroundJobs } from './background.js'
 
 export interface Banner {
   apiUrl: string
@@ -44,14 +42,11 @@ export async function serve(config: Config): Promise<{ app: App; ctx: AppContext
   await app.listen({ port: config.port, host: config.host })
   const banner = { apiUrl: `${config.publicUrl}/v3`, docsUrl: `${config.publicUrl}/docs`, firstAccount }
   process.stdout.write(formatBanner(banner))
-  // Expired keys are already ignored; this only keeps the table from growing.
-  const purge = setInterval(() => {
-    purgeExpiredIdempotencyKeys(ctx).catch((err) => ctx.logger.warn({ err }, 'idempotency key purge failed'))
-  }, PURGE_INTERVAL_MS).unref()
+  const stopJobs = startBackgroundJobs(ctx)
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) ctx.logger.error({ err }, 'shutting down after an error')
     else ctx.logger.info({ signal }, 'shutting down')
-    clearInterval(purge)
+    await stopJobs()
     await app.close()
     await ctx.close()
   })

@@ -51,3 +51,15 @@ export async function markAgentOnline(deps: ServiceDeps, accountId: string, who:
   }
   return agent
 }
+
+/**
+ * Turns agents whose last ping ran out into `agent.offline` events. Run periodically by every
+ * process; the presence store hands each expired agent to one sweeper only.
+ */
+export async function sweepPresence(deps: ServiceDeps): Promise<number> {
+  const expired = await deps.presence.takeExpired(deps.clock.now())
+  for (const { accountId, agentId } of expired) {
+    await transact(deps, (tx) => recordEvent(deps, tx, accountId, { type: 'agent.offline', payload: { agentId } }))
+  }
+  return expired.length
+}

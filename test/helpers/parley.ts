@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createContext, type AppContext, type ContextOverrides } from '../../src/context.js'
+import { startBackgroundJobs } from '../../src/background.js'
 import { buildApp, type App } from '../../src/http/app.js'
 import { createAccount } from '../../src/services/accounts.js'
 import type { DbKind } from './databases.js'
@@ -32,7 +33,12 @@ export interface RunningParley extends TestAccount {
  */
 export async function startParley(
   db: DbKind,
-  options: { config?: Partial<Config>; overrides?: ContextOverrides } = {},
+  options: {
+    config?: Partial<Config>
+    overrides?: ContextOverrides
+    /** Run the periodic jobs (presence sweep, webhook worker, …) as `parley serve` does. Default true. */
+    backgroundJobs?: boolean
+  } = {},
 ): Promise<RunningParley> {
   const cleanups: Array<() => Promise<void> | void> = []
   let databaseUrl: string
@@ -52,6 +58,7 @@ export async function startParley(
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
   const baseUrl = `http://127.0.0.1:${port}`
+  const stopJobs = options.backgroundJobs === false ? async () => {} : startBackgroundJobs(ctx)
 
   async function newAccount(name = 'Test site'): Promise<TestAccount> {
     const { account, apiKey } = await createAccount(ctx, name)
@@ -67,6 +74,7 @@ export async function startParley(
     ctx,
     createAccount: newAccount,
     async close() {
+      await stopJobs()
       await app.close()
       await ctx.close()
       for (const cleanup of cleanups.reverse()) await cleanup()

@@ -15,11 +15,21 @@ export function createMemoryPresence(): Presence {
       const agents = accounts.get(accountId)
       if (!agents) return []
       const online: string[] = []
-      for (const [agentId, until] of agents) {
-        if (until > now) online.push(agentId)
-        else agents.delete(agentId)
-      }
+      // Expired agents stay until takeExpired: the sweep turns them into agent.offline events.
+      for (const [agentId, until] of agents) if (until > now) online.push(agentId)
       return online
+    },
+    async takeExpired(now) {
+      const expired: Array<{ accountId: string; agentId: string }> = []
+      for (const [accountId, agents] of accounts) {
+        for (const [agentId, until] of agents) {
+          if (until > now) continue
+          agents.delete(agentId)
+          expired.push({ accountId, agentId })
+        }
+        if (agents.size === 0) accounts.delete(accountId)
+      }
+      return expired
     },
     async close() {
       accounts.clear()
