@@ -4,6 +4,7 @@ import { createContext, type AppContext } from './context.js'
 import { AppError } from './domain/errors.js'
 import { serve } from './main.js'
 import * as accounts from './services/accounts.js'
+import { loadWidgetSettings, updateWidgetSettings } from './services/widget.js'
 
 const USAGE = `Usage: parley <command> [options]
 
@@ -11,6 +12,10 @@ const USAGE = `Usage: parley <command> [options]
   migrate                                 apply database migrations and exit
   accounts create <name>                  new account: prints its id, an API key and its widget id
   accounts list
+  accounts identity-secret [<accountId>] [--verified-binding on|off] [--rotate]
+                                          the secret a site signs visitorIds with (verified binding)
+  accounts origins [<accountId>] [--set <origin,origin…> | --clear]
+                                          pages allowed to open the chat widget (none listed: all)
   keys create|list [--account <id>]       API keys are shown once, when created
   keys revoke <keyId> [--account <id>]
   agents create --email <e> --name <n> [--password <p>] [--account <id>]
@@ -46,6 +51,10 @@ async function run(argv: string[]): Promise<number> {
       email: { type: 'string' },
       name: { type: 'string' },
       password: { type: 'string' },
+      'verified-binding': { type: 'string' },
+      rotate: { type: 'boolean', default: false },
+      set: { type: 'string' },
+      clear: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -80,6 +89,37 @@ async function run(argv: string[]): Promise<number> {
       case 'accounts list': {
         const list = await accounts.listAccounts(ctx)
         out(table(list.map((a) => ({ id: a.id, widgetId: a.widgetId, name: a.name }))), list)
+        return 0
+      }
+      case 'accounts identity-secret': {
+        const id = await accountId(ctx, args[0] ?? values.account)
+        const flag = values['verified-binding']
+        if (flag !== undefined && flag !== 'on' && flag !== 'off') {
+          throw new AppError('invalid_parameter', '--verified-binding takes on or off')
+        }
+        const settings =
+          flag === undefined && !values.rotate
+            ? await loadWidgetSettings(ctx, id)
+            : await updateWidgetSettings(ctx, id, {
+                verifiedBinding: flag === undefined ? undefined : flag === 'on',
+                rotateIdentitySecret: values.rotate,
+              })
+        out(
+          `identity secret:  ${settings.identitySecret}\nverified binding: ${settings.verifiedBinding ? 'on' : 'off'}\n` +
+            'A page binds a visitor with visitorId plus visitorIdSignature = hex HMAC-SHA256(secret, visitorId), computed on your server.',
+          { accountId: id, identitySecret: settings.identitySecret, verifiedBinding: settings.verifiedBinding },
+        )
+        return 0
+      }
+      case 'accounts origins': {
+        const id = await accountId(ctx, args[0] ?? values.account)
+        const origins = values.clear ? [] : values.set?.split(',').map((o) => o.trim()).filter(Boolean)
+        const settings =
+          origins === undefined ? await loadWidgetSettings(ctx, id) : await updateWidgetSettings(ctx, id, { allowedOrigins: origins })
+        out(settings.allowedOrigins.length ? settings.allowedOrigins.join('\n') : '(any origin)', {
+          accountId: id,
+          allowedOrigins: settings.allowedOrigins,
+        })
         return 0
       }
       case 'keys create': {

@@ -16,6 +16,10 @@ export interface Config {
   bodyLimit: number
   /** Requests per minute per API key on /v3. */
   rateLimitPerMinute: number
+  /** Messages per minute one visitor may send through the widget (a burst of up to 10 is fine). */
+  visitorMessagesPerMinute: number
+  /** Realtime sockets are pinged this often; one that missed a ping is dropped at the next. */
+  heartbeatMs: number
 }
 
 export class ConfigError extends Error {
@@ -51,5 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { log
     idempotencyTtlMs: integer(env, 'PARLEY_IDEMPOTENCY_TTL_HOURS', 24, 1) * 3_600_000,
     bodyLimit: integer(env, 'PARLEY_BODY_LIMIT_BYTES', 1_048_576, 1024),
     rateLimitPerMinute: integer(env, 'PARLEY_RATE_LIMIT_PER_MINUTE', 6000, 0),
+    visitorMessagesPerMinute: integer(env, 'PARLEY_VISITOR_MESSAGES_PER_MINUTE', 30, 1),
+    heartbeatMs: integer(env, 'PARLEY_HEARTBEAT_SECONDS', 30, 1) * 1000,
   }
 }

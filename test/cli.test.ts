@@ -100,6 +100,30 @@ describeEachDb('the parley command', (db) => {
     expect(JSON.parse(stdout).map((a: { name: string }) => a.name)).toContain('Acme Shop')
   }, TIMEOUT)
 
+  it("shows and changes the account's widget settings: identity secret, verified binding, origins", async () => {
+    const shown = await json('accounts', 'identity-secret')
+    expect(shown.verifiedBinding).toBe(false)
+    expect(shown.identitySecret).toMatch(/^[\w-]{43}$/)
+    expect(await json('accounts', 'identity-secret')).toEqual(shown)
+    const on = await json('accounts', 'identity-secret', '--verified-binding', 'on')
+    expect(on).toEqual({ ...shown, verifiedBinding: true })
+    const rotated = await json('accounts', 'identity-secret', '--rotate')
+    expect(rotated.verifiedBinding).toBe(true)
+    expect(rotated.identitySecret).not.toBe(shown.identitySecret)
+    const wrong = await parley('accounts', 'identity-secret', '--verified-binding', 'maybe')
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('on or off')
+
+    expect((await json('accounts', 'origins')).allowedOrigins).toEqual([])
+    const set = await json('accounts', 'origins', '--set', 'https://Shop.example/, http://localhost:8080')
+    expect(set.allowedOrigins).toEqual(['https://shop.example', 'http://localhost:8080'])
+    const bad = await parley('accounts', 'origins', '--set', 'shop.example/path')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('not an origin')
+    expect((await json('accounts', 'origins')).allowedOrigins).toEqual(['https://shop.example', 'http://localhost:8080'])
+    expect((await json('accounts', 'origins', '--clear')).allowedOrigins).toEqual([])
+  }, TIMEOUT)
+
   it('explains mistakes on stderr and exits 1', async () => {
     const duplicate = await parley('agents', 'create', '--email', 'liz@example.com', '--name', 'Other')
     expect(duplicate.code).toBe(1)

@@ -10,6 +10,7 @@ import { createRateLimiter } from './rate-limit.js'
 import { MAX_ID_LENGTH } from './schemas.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { healthRoutes } from './routes/health.js'
+import { realtimeRoutes } from '../realtime/gateway.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -94,6 +95,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
 
   await app.register(healthRoutes(ctx))
   await app.register(conversationRoutes(ctx), { prefix: '/v3/conversations' })
+  await app.register(realtimeRoutes(ctx))
   app.get('/v3/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

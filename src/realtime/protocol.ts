@@ -12,8 +12,13 @@ export const PROTOCOL_VERSION = 1
 /** Largest frame either side accepts, in bytes. A longest message (10,000 characters) fits. */
 export const MAX_FRAME_BYTES = 64 * 1024
 
-/** The server pings every socket this often and drops one that did not answer the previous ping. */
-export const HEARTBEAT_MS = 30_000
+/**
+ * The server pings every socket (WebSocket ping frames) every `PARLEY_HEARTBEAT_SECONDS`, 30 by
+ * default, and drops one that did not answer the previous ping. Browsers answer those by
+ * themselves but cannot see them, so the widget also sends `ping` frames of its own; any frame
+ * from the server proves the socket alive.
+ */
+export const WIDGET_PING_MS = 25_000
 
 // Same rule as the REST schemas: no NUL, no unpaired surrogate (neither database can store them).
 const STORABLE = '^[^\\u0000\\uD800-\\uDFFF]*$'
@@ -138,7 +143,10 @@ export interface WelcomeFrame {
    */
   resumed: boolean
   messages: WidgetMessage[]
-  /** Everything up to this seq is reflected in `messages` (or was before the disconnect). */
+  /**
+   * The client's position once this frame is applied: frames that follow carry higher seqs (a
+   * resumed replay first, then live ones). Send the last seq applied as `lastSeq` on reconnect.
+   */
   seq: number
 }
 
@@ -210,7 +218,7 @@ export const CloseCode = {
   unknownWidget: 4404,
   /** Too many frames; reconnecting later is fine. */
   tooManyFrames: 4429,
-  /** No `hello` in time, or a frame before it. */
+  /** No `hello` within one heartbeat of opening. */
   protocolError: 4400,
 } as const
 

@@ -63,3 +63,15 @@ export async function sweepPresence(deps: ServiceDeps): Promise<number> {
   }
   return expired.length
 }
+
+/** The agents online now, as a visitor may see them: name and picture, never the e-mail. */
+export async function onlineAgentCards(
+  deps: ServiceDeps,
+  accountId: string,
+): Promise<Array<{ id: string; name: string; userpic?: string }>> {
+  const ids = await deps.presence.onlineAgents(accountId, deps.clock.now())
+  const agents = await Promise.all(ids.map((id) => deps.storage.read.agents.get(accountId, id)))
+  return agents
+    .filter((agent) => agent !== undefined)
+    .map((agent) => (agent.userpic ? { id: agent.id, name: agent.name, userpic: agent.userpic } : { id: agent.id, name: agent.name }))
+}

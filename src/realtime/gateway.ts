@@ -1,0 +1,107 @@
+import websocket from '@fastify/websocket'
+import type { FastifyInstance } from 'fastify'
+import type { AppContext } from '../context.js'
+import { onlineAgentCards } from '../services/agents.js'
+import { AgentConnection } from './agent-connection.js'
+import type { Connection } from './connection.js'
+import { Hub } from './hub.js'
+import { CloseCode, MAX_FRAME_BYTES } from './protocol.js'
+import type { TokenBucket } from './token-bucket.js'
+import { VisitorConnection, type VisitorGatewayShared } from './visitor-connection.js'
+
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+/**
+ * The realtime transport: `/ws/visitor` for the widget and `/ws/agent` for integrations and the
+ * inbox, on the HTTP port. One hub per process; one timer for every socket's heartbeat.
+ */
+export function realtimeRoutes(ctx: AppContext) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    const hub = new Hub({
+      pubsub: ctx.pubsub,
+      read: ctx.storage.read,
+      logger: ctx.logger,
+      agentCards: (accountId) => onlineAgentCards(ctx, accountId),
+    })
+    const connections = new Set<Connection>()
+    const buckets = new Map<string, TokenBucket>()
+    const visitorShared: VisitorGatewayShared = {
+      deps: ctx,
+      hub,
+      logger: ctx.logger,
+      visitorMessagesPerMinute: ctx.config.visitorMessagesPerMinute,
+      buckets,
+    }
+
+    // @NOTE One sweep for all sockets rather than a timer each: timers are what an idle
+    // connection would otherwise cost most.
+    const heartbeat = setInterval(() => {
+      const now = Date.now()
+      for (const connection of connections) {
+        if (!connection.alive) {
+          connection.socket.terminate()
+        } else if (!connection.ready && now - connection.openedAt >= ctx.config.heartbeatMs) {
+          connection.sendError('hello_required', 'No hello frame was sent in time')
+          connection.close(CloseCode.protocolError, 'no hello')
+        } else {
+          connection.alive = false
+          connection.socket.ping()
+        }
+      }
+      const clockNow = ctx.clock.now()
+      for (const [key, bucket] of buckets) if (bucket.idle(clockNow)) buckets.delete(key)
+    }, ctx.config.heartbeatMs).unref()
+
+    function track(connection: Connection): void {
+      connections.add(connection)
+      connection.socket.on('close', () => connections.delete(connection))
+    }
+
+    await app.register(websocket, {
+      // Larger frames close the socket with 1009 before they are read into memory.
+      options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
+    })
+
+    app.addHook('onClose', async () => {
+      clearInterval(heartbeat)
+      hub.close()
+      for (const connection of connections) connection.socket.terminate()
+    })
+
+    app.get(
+      '/ws/visitor',
+      {
+        websocket: true,
+        schema: {
+          hide: true,
+          querystring: {
+            type: 'object',
+            properties: { widgetId: { type: 'string', minLength: 1, maxLength: 128 } },
+            required: ['widgetId'],
+          },
+        },
+      },
+      (socket, request) => {
+        const { widgetId } = request.query as { widgetId: string }
+        track(
+          new VisitorConnection(socket, visitorShared, {
+            widgetId,
+            origin: firstHeader(request.headers.origin),
+            browser: {
+              userAgent: firstHeader(request.headers['user-agent'])?.slice(0, 512),
+              language: firstHeader(request.headers['accept-language'])?.split(',')[0]?.slice(0, 64),
+              ip: request.ip,
+            },
+          }),
+        )
+      },
+    )
+
+    app.get('/ws/agent', { websocket: true, schema: { hide: true } }, (socket, request) => {
+      track(new AgentConnection(socket, { deps: ctx, hub, logger: ctx.logger }, firstHeader(request.headers['api-key'])))
+    })
+  }
+}
