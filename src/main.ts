@@ -8,6 +8,8 @@ import { startBackgroundJobs } from './background.js'
 export interface Banner {
   apiUrl: string
   docsUrl: string
+  /** A page with the chat widget embedded by Brevo's snippet. */
+  demoUrl: string
   /** Present only when this start created the first account. */
   firstAccount?: { accountId: string; apiKey: string; widgetId: string }
 }
@@ -20,7 +22,13 @@ async function bootstrap(ctx: AppContext): Promise<Banner['firstAccount']> {
 }
 
 export function formatBanner(banner: Banner): string {
-  const lines = ['', 'Parley is running.', `  API base:  ${banner.apiUrl}`, `  API docs:  ${banner.docsUrl}`]
+  const lines = [
+    '',
+    'Parley is running.',
+    `  API base:  ${banner.apiUrl}`,
+    `  API docs:  ${banner.docsUrl}`,
+    `  Chat demo: ${banner.demoUrl}`,
+  ]
   if (banner.firstAccount) {
     lines.push(
       '',
@@ -40,7 +48,12 @@ export async function serve(config: Config): Promise<{ app: App; ctx: AppContext
   const firstAccount = await bootstrap(ctx)
   const app = await buildApp(ctx)
   await app.listen({ port: config.port, host: config.host })
-  const banner = { apiUrl: `${config.publicUrl}/v3`, docsUrl: `${config.publicUrl}/docs`, firstAccount }
+  const banner = {
+    apiUrl: `${config.publicUrl}/v3`,
+    docsUrl: `${config.publicUrl}/docs`,
+    demoUrl: `${config.publicUrl}/demo`,
+    firstAccount,
+  }
   process.stdout.write(formatBanner(banner))
   const stopJobs = startBackgroundJobs(ctx)
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {

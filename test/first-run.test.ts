@@ -55,6 +55,7 @@ describe('npm start on a fresh clone', () => {
       apiKey = key
       expect(first.output()).toContain(`API base:  http://127.0.0.1:${port}/v3`)
       expect(first.output()).toContain(`API docs:  http://127.0.0.1:${port}/docs`)
+      expect(first.output()).toContain(`Chat demo: http://127.0.0.1:${port}/demo`)
       expect(existsSync(join(dir, 'data', 'parley.db'))).toBe(true)
       const sent = await sendMessage(`http://127.0.0.1:${port}/v3`, apiKey)
       expect(sent.status).toBe(200)
