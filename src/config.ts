@@ -6,6 +6,8 @@ export interface Config {
   publicUrl: string
   databaseUrl: string
   redisUrl?: string
+  /** Prefix of every Redis key and channel, so several deployments may share one Redis. */
+  redisPrefix: string
   logLevel: string
   bootstrapApiKey?: string
   /** How long an agent stays online after a ping. */
@@ -49,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { log
     publicUrl: (env.PUBLIC_URL || `http://${displayHost}:${port}`).replace(/\/+$/, ''),
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.PARLEY_REDIS_PREFIX || 'parley',
     logLevel: env.LOG_LEVEL || defaults.logLevel || 'info',
     bootstrapApiKey: env.PARLEY_BOOTSTRAP_API_KEY || undefined,
     presenceTtlMs: integer(env, 'PARLEY_PRESENCE_TTL_SECONDS', 150, 1) * 1000,

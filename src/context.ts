@@ -1,8 +1,10 @@
 import { createMemoryPresence } from './adapters/presence/memory.js'
+import { createRedisPresence } from './adapters/presence/redis.js'
 import { createMemoryPubSub } from './adapters/pubsub/memory.js'
+import { createRedisPubSub } from './adapters/pubsub/redis.js'
 import { createPostgresStorage } from './adapters/storage/postgres.js'
 import { createSqliteStorage } from './adapters/storage/sqlite.js'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import { createLogger, type Logger } from './logger.js'
 import { systemClock, type Clock } from './ports/clock.js'
 import type { Presence } from './ports/presence.js'
@@ -29,14 +31,25 @@ export function createStorage(databaseUrl: string): Storage {
   return createPostgresStorage(databaseUrl)
 }
 
+async function reachRedis<T>(url: string, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect()
+  } catch (err) {
+    const where = new URL(url).host
+    throw new ConfigError(`REDIS_URL: cannot reach Redis at ${where} (${(err as Error).message})`)
+  }
+}
+
 /** The composition root: the one place that knows which adapter serves which port. */
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.logLevel)
   const storage = overrides.storage ?? createStorage(config.databaseUrl)
   await storage.migrate()
-  // @TODO Redis pub/sub and presence arrive with scale-out; REDIS_URL is accepted but not yet used.
-  const pubsub = overrides.pubsub ?? createMemoryPubSub()
-  const presence = overrides.presence ?? createMemoryPresence()
+  // With Redis, events, typing and presence reach every process sharing the database.
+  const { redisUrl, redisPrefix } = config
+  const pubsub = overrides.pubsub ?? (redisUrl ? await reachRedis(redisUrl, () => createRedisPubSub(redisUrl, redisPrefix)) : createMemoryPubSub())
+  const presence =
+    overrides.presence ?? (redisUrl ? await reachRedis(redisUrl, () => createRedisPresence(redisUrl, redisPrefix)) : createMemoryPresence())
   return {
     config,
     storage,

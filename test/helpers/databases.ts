@@ -1,9 +1,10 @@
 import { describe } from 'vitest'
 import { postgresAvailable } from './postgres.js'
+import { redisAvailable } from './redis.js'
 
 export type DbKind = 'sqlite' | 'postgres'
 
-const pgUp = await postgresAvailable()
+const [pgUp, redisUp] = await Promise.all([postgresAvailable(), redisAvailable()])
 const inCi = process.env.CI === 'true'
 
 if (!pgUp && !inCi) {
@@ -24,4 +25,13 @@ export function describeEachDb(name: string, fn: (db: DbKind) => void): void {
 /** A suite that needs PostgreSQL alone; skipped or failed on its absence by the same rule. */
 export function describePostgres(name: string, fn: () => void): void {
   ;(pgUp || inCi ? describe : describe.skip)(name, fn)
+}
+
+if (!redisUp && !inCi) {
+  console.warn('Redis is not reachable at 127.0.0.1:6379: the Redis suites are skipped')
+}
+
+/** A suite that needs Redis; skipped or failed on its absence by the same rule. */
+export function describeRedis(name: string, fn: () => void): void {
+  ;(redisUp || inCi ? describe : describe.skip)(name, fn)
 }
