@@ -69,6 +69,8 @@ export async function updateWidgetSettings(
     identitySecret: changes.rotateIdentitySecret ? mintSecret() : current.identitySecret,
   }
   await deps.storage.transaction((tx) => tx.accounts.updateWidgetSettings(accountId, next))
+  const cache = widgetCache(deps)
+  for (const [widgetId, entry] of cache) if (entry.value.account.id === accountId) cache.delete(widgetId)
   return next
 }
 
@@ -111,11 +113,35 @@ export interface WidgetAccount {
   settings: WidgetSettings
 }
 
+/**
+ * How long a process reuses an account's widget settings. Every page view opens a socket, so this
+ * saves two queries per view and one object per connection; a change made in this process applies
+ * at once, one made elsewhere within this time.
+ */
+export const WIDGET_CACHE_MS = 5_000
+const WIDGET_CACHE_SIZE = 10_000
+
+// One cache per storage, so that every context (and every test) has its own.
+const widgetCaches = new WeakMap<object, Map<string, { value: WidgetAccount; until: number }>>()
+
+function widgetCache(deps: ServiceDeps): Map<string, { value: WidgetAccount; until: number }> {
+  let cache = widgetCaches.get(deps.storage)
+  if (!cache) widgetCaches.set(deps.storage, (cache = new Map()))
+  return cache
+}
+
 /** The account behind a public widget id. */
 export async function findWidgetAccount(deps: ServiceDeps, widgetId: string): Promise<WidgetAccount> {
+  const cache = widgetCache(deps)
+  const now = Date.now()
+  const cached = cache.get(widgetId)
+  if (cached && cached.until > now) return cached.value
   const account = await deps.storage.read.accounts.getByWidgetId(widgetId)
   if (!account) throw new NotFoundError(`No account has the widget id "${widgetId}"`)
-  return { account, settings: await loadWidgetSettings(deps, account.id) }
+  const value = { account, settings: await loadWidgetSettings(deps, account.id) }
+  if (cache.size >= WIDGET_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+  cache.set(widgetId, { value, until: now + WIDGET_CACHE_MS })
+  return value
 }
 
 /** An empty allow-list admits every page; otherwise the socket's Origin must be on it. */
