@@ -4,11 +4,11 @@ import type { AppContext } from '../context.js'
 import { onlineAgentCards } from '../services/agents.js'
 import { AgentConnection } from './agent-connection.js'
 import type { Connection } from './connection.js'
+import { HeartbeatWheel } from './heartbeat.js'
 import { Hub } from './hub.js'
 import { CloseCode, MAX_FRAME_BYTES } from './protocol.js'
 import type { TokenBucket } from './token-bucket.js'
 import { VisitorConnection, type VisitorGatewayShared } from './visitor-connection.js'
-
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
@@ -16,7 +16,7 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 
 /**
  * The realtime transport: `/ws/visitor` for the widget and `/ws/agent` for integrations and the
- * inbox, on the HTTP port. One hub per process; one timer for every socket's heartbeat.
+ * inbox, on the HTTP port. One hub per process; one heartbeat wheel for every socket.
  */
 export function realtimeRoutes(ctx: AppContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -26,7 +26,6 @@ export function realtimeRoutes(ctx: AppContext) {
       logger: ctx.logger,
       agentCards: (accountId) => onlineAgentCards(ctx, accountId),
     })
-    const connections = new Set<Connection>()
     const buckets = new Map<string, TokenBucket>()
     const visitorShared: VisitorGatewayShared = {
       deps: ctx,
@@ -36,11 +35,11 @@ export function realtimeRoutes(ctx: AppContext) {
       buckets,
     }
 
-    // @NOTE One sweep for all sockets rather than a timer each: timers are what an idle
-    // connection would otherwise cost most.
-    const heartbeat = setInterval(() => {
-      const now = Date.now()
-      for (const connection of connections) {
+    // @NOTE One wheel for all sockets rather than a timer each: timers are what an idle
+    // connection would otherwise cost most. Each socket is visited once per heartbeat period.
+    const connections = new HeartbeatWheel<Connection>(
+      ctx.config.heartbeatMs,
+      (connection, now) => {
         if (!connection.alive) {
           connection.socket.terminate()
         } else if (!connection.ready && now - connection.openedAt >= ctx.config.heartbeatMs) {
@@ -50,10 +49,12 @@ export function realtimeRoutes(ctx: AppContext) {
           connection.alive = false
           connection.socket.ping()
         }
-      }
-      const clockNow = ctx.clock.now()
-      for (const [key, bucket] of buckets) if (bucket.idle(clockNow)) buckets.delete(key)
-    }, ctx.config.heartbeatMs).unref()
+      },
+      () => {
+        const clockNow = ctx.clock.now()
+        for (const [key, bucket] of buckets) if (bucket.idle(clockNow)) buckets.delete(key)
+      },
+    )
 
     function track(connection: Connection): void {
       connections.add(connection)
@@ -66,7 +67,7 @@ export function realtimeRoutes(ctx: AppContext) {
     })
 
     app.addHook('onClose', async () => {
-      clearInterval(heartbeat)
+      connections.stop()
       hub.close()
       for (const connection of connections) connection.socket.terminate()
     })

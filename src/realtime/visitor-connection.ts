@@ -73,6 +73,12 @@ export interface VisitorRequestFacts {
 /** One widget's socket: `/ws/visitor`. */
 export class VisitorConnection extends Connection {
   visitorId: string | undefined
+  /** Empty until the widget id named an account. */
+  private accountId = ''
+  /**
+   * The account and its widget settings, needed until the hello is answered. Dropped then: each
+   * socket read its own copy, and an idle socket should cost as little as possible.
+   */
   private widget: WidgetAccount | undefined
   private membership: Membership | undefined
   private page: PageVisit | undefined
@@ -93,14 +99,11 @@ export class VisitorConnection extends Connection {
     return this.visitorId !== undefined
   }
 
-  private get accountId(): string {
-    return this.widget!.account.id
-  }
-
   /** Which account: refused before any frame is read when the widget id or the page's origin is wrong. */
   private async open(): Promise<void> {
     try {
       this.widget = await findWidgetAccount(this.shared.deps, this.facts.widgetId)
+      this.accountId = this.widget.account.id
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err
       this.sendError('unknown_widget', `No account has the widget id "${this.facts.widgetId}"`)
@@ -114,7 +117,7 @@ export class VisitorConnection extends Connection {
   }
 
   protected async handle(raw: string): Promise<void> {
-    if (!this.widget || this.gone) return
+    if (!this.accountId || this.gone) return
     const parsed = parseFrame(raw)
     if (!parsed.ok) return this.sendError('invalid_frame', parsed.message)
     const frame = parsed.frame
@@ -163,6 +166,7 @@ export class VisitorConnection extends Connection {
       this.visitorId = undefined
       throw err
     }
+    this.widget = undefined
   }
 
   private async welcome(frame: Extract<VisitorClientFrame, { type: 'hello' }>, identity: VisitorIdentity): Promise<void> {
@@ -292,7 +296,7 @@ export class VisitorConnection extends Connection {
   protected closed(): void {
     this.gone = true
     this.membership?.leave()
-    if (this.visitorId && this.widget) {
+    if (this.visitorId && this.accountId) {
       const key = `${this.accountId} ${this.visitorId}`
       // A bucket that refilled holds nothing worth keeping; a draining one outlives the socket so
       // reconnecting does not reset the limit.
