@@ -5,17 +5,23 @@
 // BENCH_ROUNDS       slices that measurement is cut into, alternating baseline and Parley (4)
 // BENCH_WARMUP       seconds of warm-up per server and scenario (2)
 // BENCH_CONNECTIONS  concurrent connections (32)
+// BENCH_SOCKETS      realtime: visitor sockets held open per server (5000)
+// BENCH_RATE         realtime: messages per second the agent posts through the REST API (500)
+// BENCH_WEBHOOK_DELIVERIES  webhooks: backlog each side delivers (20000)
+// BENCH_WEBHOOK_LATENCY     webhooks: REST calls timed to their webhook's arrival, at 100/s (500)
 // BENCH_CPU_PROF     a directory: the Parley child writes a V8 CPU profile there when it stops
 // BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { stopAllChildren } from './lib/child.js'
-import { failures, type Benchmark, type Comparison, type LoadSettings } from './lib/load.js'
-import { machineLine, settingsLine, table, verdict } from './lib/report.js'
+import { failures, type Benchmark, type BenchResult, type LoadSettings } from './lib/load.js'
+import { deliveryProblems, machineLine, realtimeSettingsLine, settingsLine, table, verdict } from './lib/report.js'
+import { realtime } from './realtime.js'
 import { restApi } from './rest-api.js'
+import { webhooks } from './webhooks.js'
 
 /** Add a benchmark here to have `npm run bench` run it. */
-const benchmarks: Benchmark[] = [restApi]
+const benchmarks: Benchmark[] = [restApi, realtime, webhooks]
 
 function numberSetting(name: string, fallback: number, min: number, integer = false): number {
   const raw = process.env[name]
@@ -33,6 +39,8 @@ const settings: LoadSettings = {
   durationSeconds: numberSetting('BENCH_DURATION', 10, 1),
   rounds: numberSetting('BENCH_ROUNDS', 4, 1, true),
   warmupSeconds: numberSetting('BENCH_WARMUP', 2, 0),
+  sockets: numberSetting('BENCH_SOCKETS', 5000, 1, true),
+  messagesPerSecond: numberSetting('BENCH_RATE', 500, 1),
 }
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined
 const parleyNodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
@@ -48,12 +56,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 console.log(machineLine())
 console.log(settingsLine(settings))
+console.log(realtimeSettingsLine(settings))
 if (profileDir) {
   mkdirSync(profileDir, { recursive: true })
   console.log(`CPU profile of the Parley child: ${profileDir}`)
 }
 
-const results: Comparison[] = []
+const results: BenchResult[] = []
 const crashed: string[] = []
 try {
   for (const benchmark of benchmarks) {
@@ -80,6 +89,7 @@ if (withErrors.length > 0 || crashed.length > 0) {
       if (failures(m) > 0) console.log(`!!! ${r.scenario}, ${name}: ${m.non2xx} non-2xx ${JSON.stringify(m.statusCodes)}, ${m.errors} errors (${m.timeouts} timeouts)`)
     }
     for (const w of r.warmupFailures) console.log(`!!! ${r.scenario}, ${w}`)
+    for (const p of deliveryProblems(r)) console.log(`!!! ${r.scenario}, ${p}`)
   }
   for (const c of crashed) console.log(`!!! ${c}`)
   console.log(bar)

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.js'
 import { createContext, type AppContext } from './context.js'
+import { runWebhookCommand, WEBHOOKS_USAGE } from './cli-webhooks.js'
 import { AppError } from './domain/errors.js'
 import { serve } from './main.js'
 import * as accounts from './services/accounts.js'
@@ -23,6 +24,7 @@ const USAGE = `Usage: parley <command> [options]
   groups create <name> [--account <id>]
   groups add-agent <groupId> <agentId> [--account <id>]
   groups list [--account <id>]
+${WEBHOOKS_USAGE}
 
 Every command takes --json for machine-readable output. --account may be left out while the
 database holds a single account. Configuration comes from the environment (see README).`
@@ -55,6 +57,11 @@ async function run(argv: string[]): Promise<number> {
       rotate: { type: 'boolean', default: false },
       set: { type: 'string' },
       clear: { type: 'boolean', default: false },
+      url: { type: 'string' },
+      events: { type: 'string' },
+      description: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -177,9 +184,14 @@ async function run(argv: string[]): Promise<number> {
         out(table(groups.map((g) => ({ id: g.id, name: g.name, agents: g.agentIds.join(',') }))), groups)
         return 0
       }
-      default:
+      default: {
+        if (command === 'webhooks' || `${command} ${sub}` === 'conversations close') {
+          const code = await runWebhookCommand(ctx, command, sub, args, await accountId(ctx, values.account), values, out)
+          if (code !== undefined) return code
+        }
         process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`)
         return 1
+      }
     }
   } finally {
     await ctx.close()

@@ -22,6 +22,14 @@ export interface Config {
   visitorMessagesPerMinute: number
   /** Realtime sockets are pinged this often; one that missed a ping is dropped at the next. */
   heartbeatMs: number
+  /** Webhook URLs may point to private, loopback and link-local addresses (tests, local development). */
+  webhooksAllowPrivateTargets: boolean
+  /** How long a conversationFragment webhook gathers further messages before it is sent. */
+  webhookFragmentWindowMs: number
+  /** Delivered and failed webhook deliveries are kept this long, with their attempts. */
+  webhookRetentionMs: number
+  /** A conversation without a message for this long is closed (webhooks' conversationTranscript). */
+  conversationIdleMs: number
 }
 
 export class ConfigError extends Error {
@@ -34,6 +42,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
   const value = Number(raw)
   if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${raw}"`)
   return value
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
 }
 
 /** `defaults` are the caller's own, used where the environment says nothing (the CLI logs less). */
@@ -60,5 +76,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: { log
     rateLimitPerMinute: integer(env, 'PARLEY_RATE_LIMIT_PER_MINUTE', 6000, 0),
     visitorMessagesPerMinute: integer(env, 'PARLEY_VISITOR_MESSAGES_PER_MINUTE', 30, 1),
     heartbeatMs: integer(env, 'PARLEY_HEARTBEAT_SECONDS', 30, 1) * 1000,
+    webhooksAllowPrivateTargets: boolean(env, 'PARLEY_WEBHOOKS_ALLOW_PRIVATE_TARGETS', false),
+    webhookFragmentWindowMs: integer(env, 'PARLEY_WEBHOOK_FRAGMENT_WINDOW_SECONDS', 5, 0) * 1000,
+    webhookRetentionMs: integer(env, 'PARLEY_WEBHOOK_RETENTION_DAYS', 30, 1) * 86_400_000,
+    conversationIdleMs: integer(env, 'PARLEY_CONVERSATION_IDLE_MINUTES', 30, 1) * 60_000,
   }
 }

@@ -10,7 +10,10 @@ import { systemClock, type Clock } from './ports/clock.js'
 import type { Presence } from './ports/presence.js'
 import type { PubSub } from './ports/pubsub.js'
 import type { Storage } from './ports/storage.js'
+import type { WebhookTransport } from './ports/webhook-transport.js'
 import type { ServiceDeps } from './services/deps.js'
+import { createWebhookDispatch } from './services/webhook-dispatch.js'
+import { createHttpWebhookTransport } from './webhooks/http-transport.js'
 
 /** Everything a transport needs: the config and the services' dependencies. */
 export interface AppContext extends ServiceDeps {
@@ -24,11 +27,12 @@ export interface ContextOverrides {
   pubsub?: PubSub
   presence?: Presence
   logger?: Logger
+  webhookTransport?: WebhookTransport
 }
 
-export function createStorage(databaseUrl: string): Storage {
+export function createStorage(databaseUrl: string, logger?: Logger): Storage {
   if (databaseUrl.startsWith('sqlite:')) return createSqliteStorage(databaseUrl.slice('sqlite:'.length))
-  return createPostgresStorage(databaseUrl)
+  return createPostgresStorage(databaseUrl, { logger })
 }
 
 async function reachRedis<T>(url: string, connect: () => Promise<T>): Promise<T> {
@@ -43,7 +47,7 @@ async function reachRedis<T>(url: string, connect: () => Promise<T>): Promise<T>
 /** The composition root: the one place that knows which adapter serves which port. */
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.logLevel)
-  const storage = overrides.storage ?? createStorage(config.databaseUrl)
+  const storage = overrides.storage ?? createStorage(config.databaseUrl, logger)
   await storage.migrate()
   // With Redis, events, typing and presence reach every process sharing the database.
   const { redisUrl, redisPrefix } = config
@@ -57,7 +61,15 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     pubsub,
     presence,
     logger,
-    settings: { presenceTtlMs: config.presenceTtlMs, idempotencyTtlMs: config.idempotencyTtlMs },
+    webhookTransport:
+      overrides.webhookTransport ?? createHttpWebhookTransport({ allowPrivateTargets: config.webhooksAllowPrivateTargets }),
+    webhookDispatch: createWebhookDispatch(),
+    settings: {
+      presenceTtlMs: config.presenceTtlMs,
+      idempotencyTtlMs: config.idempotencyTtlMs,
+      webhookFragmentWindowMs: config.webhookFragmentWindowMs,
+      conversationIdleMs: config.conversationIdleMs,
+    },
     async close() {
       await pubsub.close()
       await presence.close()

@@ -48,6 +48,8 @@ export async function serve(config: Config): Promise<{ app: App; ctx: AppContext
   const firstAccount = await bootstrap(ctx)
   const app = await buildApp(ctx)
   await app.listen({ port: config.port, host: config.host })
+  // Fastify logs this itself only when it has our logger, which it gets at debug (see app.ts).
+  ctx.logger.info({ addresses: app.addresses() }, 'listening')
   const banner = {
     apiUrl: `${config.publicUrl}/v3`,
     docsUrl: `${config.publicUrl}/docs`,

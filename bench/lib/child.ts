@@ -12,7 +12,19 @@ export interface ChildServer<T> {
   pid: number
   /** What the child printed as its first JSON line on stdout. */
   info: T
+  /**
+   * Sends `message` over IPC and resolves with the child's answer (see `answerRequests` in
+   * bench/servers/lifecycle.ts). Only for children started with `ipc: true`.
+   */
+  request<R>(message: object, timeoutMs?: number): Promise<R>
   stop(): Promise<void>
+}
+
+/** What a child sends back over IPC for one request. */
+export interface IpcReply {
+  replyTo: number
+  result?: unknown
+  error?: string
 }
 
 const running = new Set<ChildServer<unknown>>()
@@ -29,23 +41,60 @@ function exited(child: ChildProcess): boolean {
 /**
  * Starts `node --import tsx <script>` from the repository root and waits for the first JSON line it
  * prints on stdout. The child's stdin stays open as a lifeline: when this process dies, however it
- * dies, the pipe closes and the child shuts itself down.
+ * dies, the pipe closes and the child shuts itself down. `ipc: true` adds an IPC channel for
+ * `request()`.
  */
 export async function startChild<T>(
   name: string,
   script: string,
-  options: { args?: string[]; nodeArgs?: string[] } = {},
+  options: { args?: string[]; nodeArgs?: string[]; ipc?: boolean } = {},
 ): Promise<ChildServer<T>> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
     cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: options.ipc ? ['pipe', 'pipe', 'inherit', 'ipc'] : ['pipe', 'pipe', 'inherit'],
   })
   const exit = once(child, 'exit')
   let stopping: Promise<void> | undefined
+  let nextRequest = 0
+  const pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>()
+  child.on('message', (reply: IpcReply) => {
+    const waiter = pending.get(reply.replyTo)
+    pending.delete(reply.replyTo)
+    if (reply.error !== undefined) waiter?.reject(new Error(`${name}: ${reply.error}`))
+    else waiter?.resolve(reply.result)
+  })
+  exit.then(
+    ([code, signal]) => {
+      for (const waiter of pending.values()) waiter.reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it answered`))
+      pending.clear()
+    },
+    () => undefined,
+  )
   const server: ChildServer<T> = {
     name,
     pid: child.pid ?? -1,
     info: undefined as T,
+    request<R>(message: object, timeoutMs = 120_000): Promise<R> {
+      if (!options.ipc || !child.connected) return Promise.reject(new Error(`${name} has no IPC channel`))
+      const id = nextRequest++
+      return new Promise<R>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new Error(`${name} did not answer ${JSON.stringify(message).slice(0, 80)} within ${timeoutMs / 1000} s`))
+        }, timeoutMs)
+        pending.set(id, {
+          resolve: (value) => {
+            clearTimeout(timer)
+            resolve(value as R)
+          },
+          reject: (err) => {
+            clearTimeout(timer)
+            reject(err)
+          },
+        })
+        child.send({ ...message, requestId: id })
+      })
+    },
     stop() {
       stopping ??= (async () => {
         if (!exited(child)) {

@@ -9,6 +9,10 @@ export interface LoadSettings {
   /** Slices per measurement, alternating baseline and Parley so that the machine's drift hits both. */
   rounds: number
   warmupSeconds: number
+  /** Realtime: visitor sockets held open per server. */
+  sockets: number
+  /** Realtime: the agent's steady posting rate. */
+  messagesPerSecond: number
 }
 
 export interface Measurement {
@@ -32,6 +36,52 @@ export interface Comparison {
   parley: Measurement
   /** Failures seen during warm-up, which the measurements above do not include. */
   warmupFailures: string[]
+}
+
+/**
+ * A realtime measurement: the `Measurement` fields describe delivery (`p50Ms`/`p99Ms` are
+ * send-to-receive latencies, `requestsPerSecond` messages received per second) and the HTTP
+ * outcome of every POST, warm-up included (`non2xx`, `errors`, `statusCodes`).
+ */
+export interface DeliveryMeasurement extends Measurement {
+  maxMs: number
+  /** Every message posted, warm-up included. */
+  sent: number
+  /** Answered 200 and never received. */
+  lost: number
+  duplicates: number
+  /** Received by a visitor it was not addressed to. */
+  misdelivered: number
+  /**
+   * Growth of the server's memory from before the sockets opened to when they idled, per socket,
+   * in bytes: RSS less V8's young generation (sized by allocation rate, not by what idle sockets
+   * hold; the target applies to this), RSS as it is, and V8 heap in use.
+   */
+  rssPerConnection: number
+  rawRssPerConnection: number
+  heapPerConnection: number
+  /** The server's CPU time (user + system) over the measured slices, per message sent in them, in µs. */
+  cpuPerMessageUs: number
+}
+
+/** A realtime scenario: latency against the baseline's, memory and loss against absolute targets. */
+export interface DeliveryComparison {
+  kind: 'delivery'
+  scenario: string
+  /** The highest acceptable Parley/baseline p99 ratio. */
+  p99Target: number
+  /** The most RSS an idle connection may cost Parley, in bytes. */
+  bytesPerConnectionTarget: number
+  baseline: DeliveryMeasurement
+  parley: DeliveryMeasurement
+  warmupFailures: string[]
+}
+
+/** What a benchmark returns: throughput comparisons (REST) and delivery comparisons (realtime). */
+export type BenchResult = Comparison | DeliveryComparison
+
+export function isDelivery(r: BenchResult): r is DeliveryComparison {
+  return 'kind' in r && r.kind === 'delivery'
 }
 
 /** The requests one connection cycles through; `client` numbers the connections from 0. */
@@ -66,7 +116,7 @@ async function runSlice(url: string, requestsFor: RequestsFor, settings: LoadSet
   return { seconds: result.duration, latencies, statusCodes, errors: result.errors, timeouts: result.timeouts }
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]
 }
 
@@ -148,5 +198,5 @@ export interface BenchOptions {
 
 export interface Benchmark {
   name: string
-  run(options: BenchOptions): Promise<Comparison[]>
+  run(options: BenchOptions): Promise<BenchResult[]>
 }

@@ -1,5 +1,6 @@
 // The child side of bench/lib/child.ts: report ready on stdout, stop on a signal or when the
 // parent's pipe closes.
+import { getHeapSpaceStatistics } from 'node:v8'
 
 let stopping = false
 
@@ -25,4 +26,68 @@ export function stopOn(cleanup: () => Promise<void>): void {
 
 export function reportReady(info: object): void {
   process.stdout.write(`${JSON.stringify(info)}\n`)
+}
+
+/**
+ * Answers the parent's `request()` calls (bench/lib/child.ts) one at a time, in arrival order. A
+ * thrown error goes back as the request's error.
+ */
+export function answerRequests(handle: (request: Record<string, unknown>) => unknown): void {
+  if (!process.send) throw new Error('started without an IPC channel (startChild(…, { ipc: true }))')
+  let queue = Promise.resolve()
+  process.on('message', (request: Record<string, unknown>) => {
+    const replyTo = request.requestId as number
+    queue = queue.then(async () => {
+      try {
+        process.send!({ replyTo, result: (await handle(request)) ?? null })
+      } catch (err) {
+        process.send!({ replyTo, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
+      }
+    })
+  })
+}
+
+export interface MemorySample {
+  rss: number
+  /**
+   * Resident bytes of V8's young generation (new space). V8 sizes it by allocation rate, not by
+   * how much is live, and it can double during a burst of work: part of RSS that idle connections
+   * do not explain.
+   */
+  youngGeneration: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+  /** Whether garbage was collected first (the child runs with --expose-gc). */
+  collected: boolean
+}
+
+/** This process's memory after a full collection, when `--expose-gc` allows one. */
+export async function memorySample(): Promise<MemorySample> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc) {
+    // Twice, with a turn of the loop between: weak callbacks and finalizers free more on the second.
+    gc()
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+  const youngGeneration = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0
+  return { rss, youngGeneration, heapUsed, external, arrayBuffers, collected: gc !== undefined }
+}
+
+/**
+ * For a server child: answers `{ type: 'memory' }` with a `MemorySample` and `{ type: 'cpu' }` with
+ * the CPU time this process used so far, in microseconds. Nothing without an IPC channel.
+ */
+export function answerProbes(): void {
+  if (!process.send) return
+  answerRequests((request) => {
+    if (request.type === 'memory') return memorySample()
+    if (request.type === 'cpu') {
+      const { user, system } = process.cpuUsage()
+      return user + system
+    }
+    throw new Error(`unknown request ${JSON.stringify(request)}`)
+  })
 }

@@ -1,6 +1,7 @@
 // Parley on a fresh SQLite file in a temp dir, for the load generator in bench/run.ts.
 // Usage: node --import tsx bench/servers/parley.ts <seed messages>
-// Prints one JSON line ({ port, apiKey, agentId, messageIds }) once it listens on 127.0.0.1.
+// Prints one JSON line ({ port, apiKey, agentId, widgetId, messageIds }) once it listens on 127.0.0.1.
+// Started with an IPC channel, it answers memory and CPU probes (bench/realtime.ts).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { buildApp } from '../../src/http/app.js'
 import { createAccount, createAgent } from '../../src/services/accounts.js'
 import { sendAgentMessage } from '../../src/services/messages.js'
 import { messageText, VISITOR_COUNT, visitorId } from '../lib/workload.js'
-import { reportReady, stopOn } from './lifecycle.js'
+import { answerProbes, reportReady, stopOn } from './lifecycle.js'
 
 const seedMessages = Number(process.argv[2] ?? VISITOR_COUNT)
 const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'))
@@ -54,5 +55,7 @@ reportReady({
   databasePath: join(dir, 'parley.db'),
   apiKey,
   agentId: agent.id,
+  widgetId: account.widgetId,
   messageIds,
 })
+answerProbes()

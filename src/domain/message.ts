@@ -26,11 +26,13 @@ const HTML_ESCAPES: Record<string, string> = {
   '>': '&gt;',
   '"': '&quot;',
   "'": '&#39;',
+  '\n': '<br>',
+  '\r\n': '<br>',
 }
 
-/** The `html` field: the text escaped, line breaks as `<br>`. */
+/** The `html` field: the text escaped, line breaks as `<br>`. One pass, and none for plain text. */
 export function textToHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]).replace(/\r?\n/g, '<br>')
+  return /[&<>"'\n]/.test(text) ? text.replace(/[&<>"']|\r?\n/g, (c) => HTML_ESCAPES[c]) : text
 }
 
 export function toConversationsMessage(message: Message): ConversationsMessage {

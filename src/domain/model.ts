@@ -83,6 +83,16 @@ export interface Conversation {
   startPage?: PageVisit
   createdAt: number
   lastActivityAt: number
+  /**
+   * When the current stretch of the conversation began: its creation, or the first message after
+   * it was closed. A transcript holds the messages from here on.
+   */
+  openedAt: number
+  /**
+   * When a visitor's or an agent's message (not a pushed or automatic one) started that stretch:
+   * webhooks' `conversationStarted`. Absent until then; kept once closed, for the transcript.
+   */
+  startedAt?: number
 }
 
 export type MessageType = 'agent' | 'visitor'

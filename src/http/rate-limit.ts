@@ -10,6 +10,7 @@ const WINDOW_MS = 60_000
  */
 export function createRateLimiter(limit: number, now: () => number) {
   const windows = new Map<string, { start: number; count: number }>()
+  const limitHeader = String(limit)
   let lastSweep = now()
 
   return function check(key: string, reply: FastifyReply): void {
@@ -23,7 +24,7 @@ export function createRateLimiter(limit: number, now: () => number) {
     if (!window || t - window.start >= WINDOW_MS) windows.set(key, (window = { start: t, count: 0 }))
     window.count++
     const reset = Math.max(1, Math.ceil((window.start + WINDOW_MS - t) / 1000))
-    reply.header('x-sib-ratelimit-limit', limit)
+    reply.header('x-sib-ratelimit-limit', limitHeader)
     reply.header('x-sib-ratelimit-remaining', Math.max(0, limit - window.count))
     reply.header('x-sib-ratelimit-reset', reset)
     if (window.count > limit) {

@@ -10,6 +10,13 @@ import type {
   VisitorChanges,
   WidgetSettings,
 } from '../domain/model.js'
+import type {
+  DeliveryStatus,
+  StoredWebhookEndpoint,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEventName,
+} from '../domain/webhooks.js'
 
 export interface IdempotencyRecord {
   accountId: string
@@ -22,6 +29,30 @@ export interface IdempotencyRecord {
 }
 
 export type MessageChanges = Partial<Pick<Message, 'text' | 'editedAt' | 'deletedAt'>>
+
+/** `null` clears `startedAt`: a reopened conversation that no visitor or agent has spoken in yet. */
+export type ConversationChanges = Partial<Pick<Conversation, 'status' | 'openedAt' | 'startPage'>> & {
+  startedAt?: number | null
+}
+
+/** `null` clears an optional field. */
+export type WebhookEndpointChanges = Partial<Pick<StoredWebhookEndpoint, 'url' | 'events' | 'enabled' | 'secret' | 'updatedAt'>> & {
+  description?: string | null
+  disabledReason?: string | null
+  previousSecret?: string | null
+  previousSecretExpiresAt?: number | null
+}
+
+/** What one attempt left behind: the delivery's new state, its attempt log included. */
+export interface DeliveryOutcome {
+  status: DeliveryStatus
+  tries: number
+  nextAt: number
+  lastStatus?: number
+  lastError?: string
+  deliveredAt?: number
+  attemptLog: WebhookAttempt[]
+}
 
 /**
  * Everything services may read and write. Every lookup takes the account id: a row of another
@@ -68,8 +99,22 @@ export interface Repos {
   }
   conversations: {
     insert(conversation: Conversation): Promise<void>
+    get(accountId: string, id: string): Promise<Conversation | undefined>
     getByVisitor(accountId: string, visitorId: string): Promise<Conversation | undefined>
-    touch(accountId: string, id: string, at: number): Promise<void>
+    /**
+     * Records activity at `at` on the visitor's conversation and returns the conversation as it is
+     * now, or undefined when the visitor has none. In PostgreSQL the row stays locked until the
+     * transaction ends, so a concurrent close or message waits instead of reading a stale status.
+     */
+    touchByVisitor(accountId: string, visitorId: string, at: number): Promise<Conversation | undefined>
+    update(accountId: string, id: string, changes: ConversationChanges): Promise<void>
+    /**
+     * Closes the conversation if it is open and, with `idleBefore`, had no activity after that
+     * time. Returns it as closed, or undefined when there was nothing to close.
+     */
+    close(accountId: string, id: string, idleBefore?: number): Promise<Conversation | undefined>
+    /** Open conversations of every account with no activity after `before`, longest idle first. */
+    listIdle(before: number, limit: number): Promise<Array<{ accountId: string; id: string }>>
   }
   messages: {
     insert(message: Message): Promise<void>
@@ -79,6 +124,8 @@ export interface Repos {
     count(accountId: string): Promise<number>
     /** The conversation's latest `limit` messages that are not deleted, oldest first. */
     listLive(accountId: string, conversationId: string, limit: number): Promise<Message[]>
+    /** As listLive, only messages created at or after `since`. */
+    listLiveSince(accountId: string, conversationId: string, since: number, limit: number): Promise<Message[]>
   }
   events: {
     /** Appends with the account's next sequence number and returns the stored event. */
@@ -87,6 +134,47 @@ export interface Repos {
     listAfter(accountId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>
     /** One conversation's events with seq > afterSeq, oldest first. */
     listConversationAfter(accountId: string, conversationId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>
+  }
+  webhookEndpoints: {
+    insert(endpoint: StoredWebhookEndpoint): Promise<void>
+    get(accountId: string, id: string): Promise<StoredWebhookEndpoint | undefined>
+    /** Oldest first. */
+    list(accountId: string): Promise<StoredWebhookEndpoint[]>
+    /** The account's enabled endpoints and what they subscribe to: asked on every event, so kept lean. */
+    listEnabled(accountId: string): Promise<Array<{ id: string; events: WebhookEventName[] }>>
+    /** Returns false when the account has no such endpoint. */
+    update(accountId: string, id: string, changes: WebhookEndpointChanges): Promise<boolean>
+    /** Removes the endpoint with its deliveries and their attempts. */
+    delete(accountId: string, id: string): Promise<boolean>
+  }
+  webhookDeliveries: {
+    insert(delivery: WebhookDelivery): Promise<void>
+    get(accountId: string, id: string): Promise<WebhookDelivery | undefined>
+    /** The endpoint's latest pending delivery of a Brevo conversation event about this conversation. */
+    lastPendingOfConversation(accountId: string, endpointId: string, conversationId: string): Promise<WebhookDelivery | undefined>
+    /** Whether a delivery of the conversation to the endpoint, from before `seq`, is still pending. */
+    hasPendingBefore(accountId: string, endpointId: string, conversationId: string, seq: number): Promise<boolean>
+    /** Rewrites the body of a delivery no worker has claimed yet; false once one has. */
+    replaceUnclaimedPayload(accountId: string, id: string, payload: string): Promise<boolean>
+    /**
+     * Leases up to `limit` deliveries that are due at `now` until `leaseUntil`: pending, not held
+     * under a lease that is still running, for an enabled endpoint, and with no earlier pending
+     * delivery of the same conversation to the same endpoint. Concurrent claims, from this process
+     * or another, never get the same delivery.
+     */
+    claimDue(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>
+    /**
+     * Stores what an attempt made under the lease ending at `leasedUntil` came to. False when that
+     * lease is no longer the delivery's (it ran out and another worker took over, or the endpoint
+     * was deleted): the outcome is then not recorded.
+     */
+    finishAttempt(accountId: string, id: string, leasedUntil: number, outcome: DeliveryOutcome): Promise<boolean>
+    /** The endpoint's deliveries, newest first. */
+    list(accountId: string, endpointId: string, options: { limit: number; status?: DeliveryStatus }): Promise<WebhookDelivery[]>
+    /** Makes the delivery pending and due at `at` with a fresh retry schedule. False when unknown. */
+    replay(accountId: string, id: string, at: number): Promise<boolean>
+    /** Removes delivered and failed deliveries last due before `at`; returns how many. */
+    purgeFinishedBefore(at: number): Promise<number>
   }
   idempotency: {
     get(accountId: string, scope: string, key: string): Promise<IdempotencyRecord | undefined>

@@ -3,7 +3,7 @@ import { generateId } from '../domain/ids.js'
 import type { BrowserFacts, Message, PageVisit } from '../domain/model.js'
 import type { Tx } from '../ports/storage.js'
 import { resolveAgent, type AgentIdentification } from './agents.js'
-import { ensureConversation } from './conversations.js'
+import { enterConversation } from './conversations.js'
 import { ensureVisitor } from './visitors.js'
 import { recordEvent, transact, type ServiceDeps } from './deps.js'
 import { onceForKey, type IdempotencyRequest } from './idempotency.js'
@@ -42,11 +42,17 @@ async function storeNewMessage(
   fields: Omit<Message, 'id' | 'accountId' | 'conversationId' | 'createdAt'>,
 ): Promise<Message> {
   const now = deps.clock.now()
-  const conversation = await ensureConversation(tx, accountId, fields.visitorId, now)
+  // Pushed and automatic messages are the site talking; they neither start nor make a conversation.
+  const speaks = !fields.isPushed && !fields.isTrigger
+  const { conversation, starts } = await enterConversation(tx, accountId, fields.visitorId, speaks, now)
   const message: Message = { ...fields, id: generateId(), accountId, conversationId: conversation.id, createdAt: now }
   await tx.messages.insert(message)
-  await tx.conversations.touch(accountId, conversation.id, now)
-  await recordEvent(deps, tx, accountId, { type: 'message.created', conversationId: conversation.id, payload: { message } })
+  const moment = starts
+    ? ({ kind: 'started', conversation, message } as const)
+    : conversation.startedAt !== undefined
+      ? ({ kind: 'continued', conversation, message } as const)
+      : undefined
+  await recordEvent(deps, tx, accountId, { type: 'message.created', conversationId: conversation.id, payload: { message } }, moment)
   return message
 }
 

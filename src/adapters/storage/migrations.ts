@@ -144,6 +144,74 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0003_webhooks': {
+    async up(db: Kysely<any>) {
+      // Existing conversations count as opened at the beginning of time and not started, so
+      // their next visitor or agent message is a conversationStarted.
+      await db.schema
+        .alterTable('conversation')
+        .addColumn('opened_at', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute()
+      await db.schema.alterTable('conversation').addColumn('started_at', 'bigint').execute()
+      // The idle sweep looks for open conversations by last activity.
+      await db.schema
+        .createIndex('conversation_idle')
+        .on('conversation')
+        .columns(['status', 'last_activity_at'])
+        .execute()
+      await db.schema
+        .createTable('webhook_endpoint')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('account.id'))
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('disabled_reason', 'text')
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('previous_secret', 'text')
+        .addColumn('previous_secret_expires_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('webhook_endpoint_account').on('webhook_endpoint').column('account_id').execute()
+      await db.schema
+        .createTable('webhook_delivery')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull().references('webhook_endpoint.id').onDelete('cascade'))
+        .addColumn('conversation_id', 'text')
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('leased_until', 'bigint')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('delivered_at', 'bigint')
+        // The attempts live in their delivery's row: recording one is one UPDATE, not an insert more.
+        .addColumn('attempt_log', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute()
+      // The worker's scan for due deliveries, and the purge of finished ones.
+      await db.schema.createIndex('webhook_delivery_due').on('webhook_delivery').columns(['status', 'next_at']).execute()
+      // Per-conversation order (is an earlier one pending?) and the fragment a new message joins:
+      // pending deliveries of a conversation by seq, however many were delivered before them.
+      await db.schema
+        .createIndex('webhook_delivery_conversation')
+        .on('webhook_delivery')
+        .columns(['endpoint_id', 'conversation_id', 'status', 'seq'])
+        .execute()
+      await db.schema
+        .createIndex('webhook_delivery_endpoint')
+        .on('webhook_delivery')
+        .columns(['endpoint_id', 'created_at'])
+        .execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = {

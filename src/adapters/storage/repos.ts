@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely'
+import { PostgresAdapter, type Kysely, type Selectable } from 'kysely'
 import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
 import type {
@@ -12,6 +12,14 @@ import type {
   Visitor,
   WidgetSettings,
 } from '../../domain/model.js'
+import {
+  BREVO_WEBHOOK_EVENTS,
+  type DeliveryStatus,
+  type StoredWebhookEndpoint,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookEventName,
+} from '../../domain/webhooks.js'
 import type { Repos } from '../../ports/storage.js'
 import { createPreparedQueries, type RunPrepared } from './prepared.js'
 import type {
@@ -23,6 +31,8 @@ import type {
   EventTable,
   MessageTable,
   VisitorTable,
+  WebhookDeliveryTable,
+  WebhookEndpointTable,
 } from './schema.js'
 
 /** Recognises a unique-constraint violation from better-sqlite3 or pg. */
@@ -74,7 +84,52 @@ function toConversation(row: Selectable<ConversationTable>): Conversation {
     startPage: json(row.start_page),
     createdAt: Number(row.created_at),
     lastActivityAt: Number(row.last_activity_at),
+    openedAt: Number(row.opened_at),
+    startedAt: row.started_at === null ? undefined : Number(row.started_at),
   }
+}
+
+function toWebhookEndpoint(row: Selectable<WebhookEndpointTable>): StoredWebhookEndpoint {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    url: row.url,
+    events: JSON.parse(row.events) as WebhookEventName[],
+    description: opt(row.description),
+    enabled: Number(row.enabled) === 1,
+    disabledReason: opt(row.disabled_reason),
+    secret: row.secret,
+    previousSecret: opt(row.previous_secret),
+    previousSecretExpiresAt: row.previous_secret_expires_at === null ? undefined : Number(row.previous_secret_expires_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  }
+}
+
+function toWebhookDelivery(row: Selectable<WebhookDeliveryTable>): WebhookDelivery {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    endpointId: row.endpoint_id,
+    conversationId: opt(row.conversation_id),
+    seq: Number(row.seq),
+    event: row.event as WebhookEventName,
+    payload: row.payload,
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    tries: Number(row.tries),
+    nextAt: Number(row.next_at),
+    leasedUntil: row.leased_until === null ? undefined : Number(row.leased_until),
+    lastStatus: row.last_status === null ? undefined : Number(row.last_status),
+    lastError: opt(row.last_error),
+    createdAt: Number(row.created_at),
+    deliveredAt: row.delivered_at === null ? undefined : Number(row.delivered_at),
+    attemptLog: JSON.parse(row.attempt_log) as WebhookAttempt[],
+  }
+}
+
+function affected(result: { numAffectedRows?: bigint; numUpdatedRows?: bigint; numDeletedRows?: bigint }): number {
+  return Number(result.numAffectedRows ?? result.numUpdatedRows ?? result.numDeletedRows ?? 0)
 }
 
 function toWidgetSettings(row: Pick<Selectable<AccountTable>, 'token_secret' | 'identity_secret' | 'verified_binding' | 'allowed_origins'>): WidgetSettings {
@@ -164,10 +219,39 @@ function fromMessage(m: Message): MessageTable {
 }
 
 /**
- * The one Kysely implementation of the repositories, for SQLite and PostgreSQL alike. `prepared`
- * is the storage's cache of compiled hot-path queries (see prepared.ts).
+ * Where `events.append` takes an account's next seq. Without one, the account row is the sequence:
+ * one `UPDATE … RETURNING` per event, which locks the row until commit (PostgreSQL) or runs inside
+ * the single writer (SQLite), so seq order is commit order within an account. SQLite's group
+ * commit hands seqs out for its whole batch instead (see sqlite.ts).
  */
-export function createRepos(db: Kysely<Database>, prepared: RunPrepared = createPreparedQueries()): Repos {
+export interface EventSequence {
+  next(accountId: string): number
+  /** The last seq handed out in this transaction, if any. */
+  last(accountId: string): number | undefined
+}
+
+/**
+ * The one Kysely implementation of the repositories, for SQLite and PostgreSQL alike. `prepared`
+ * is the storage's cache of compiled hot-path queries (see prepared.ts); `sequence`, when given,
+ * hands out event seqs (see EventSequence).
+ */
+export function createRepos(db: Kysely<Database>, prepared: RunPrepared = createPreparedQueries(), sequence?: EventSequence): Repos {
+  async function nextSeq(accountId: string): Promise<number> {
+    const { rows } = await prepared(
+      db,
+      'events.nextSeq',
+      (q, p: { accountId: string }) =>
+        q
+          .updateTable('account')
+          .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+          .where('id', '=', p.accountId)
+          .returning('last_seq'),
+      { accountId },
+    )
+    if (!rows[0]) throw new Error(`no account ${accountId}`)
+    return Number(rows[0].last_seq)
+  }
+
   return {
     accounts: {
       async insert(a) {
@@ -221,6 +305,8 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         await db.updateTable('account').set(set).where('id', '=', accountId).execute()
       },
       async lastSeq(accountId) {
+        const handedOut = sequence?.last(accountId)
+        if (handedOut !== undefined) return handedOut
         const row = await db.selectFrom('account').select('last_seq').where('id', '=', accountId).executeTakeFirst()
         return row ? Number(row.last_seq) : 0
       },
@@ -414,9 +500,20 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               start_page: toJson(c.startPage),
               created_at: c.createdAt,
               last_activity_at: c.lastActivityAt,
+              opened_at: c.openedAt,
+              started_at: c.startedAt ?? null,
             })
             .execute(),
         )
+      },
+      async get(accountId, id) {
+        const row = await db
+          .selectFrom('conversation')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return row && toConversation(row)
       },
       async getByVisitor(accountId, visitorId) {
         const { rows } = await prepared(
@@ -428,18 +525,53 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         )
         return rows[0] && toConversation(rows[0])
       },
-      async touch(accountId, id, at) {
-        await prepared(
+      async touchByVisitor(accountId, visitorId, at) {
+        // One statement for the lookup and the touch, on the path of every message.
+        const { rows } = await prepared(
           db,
-          'conversations.touch',
-          (q, p: { accountId: string; id: string; at: number }) =>
+          'conversations.touchByVisitor',
+          (q, p: { accountId: string; visitorId: string; at: number }) =>
             q
               .updateTable('conversation')
-              .set({ last_activity_at: p.at, status: 'open' })
+              .set({ last_activity_at: p.at })
               .where('account_id', '=', p.accountId)
-              .where('id', '=', p.id),
-          { accountId, id, at },
+              .where('visitor_id', '=', p.visitorId)
+              .returningAll(),
+          { accountId, visitorId, at },
         )
+        return rows[0] && toConversation(rows[0])
+      },
+      async update(accountId, id, changes) {
+        const set: Partial<ConversationTable> = {}
+        if (changes.status !== undefined) set.status = changes.status
+        if (changes.openedAt !== undefined) set.opened_at = changes.openedAt
+        if (changes.startPage !== undefined) set.start_page = toJson(changes.startPage)
+        if (changes.startedAt !== undefined) set.started_at = changes.startedAt
+        if (Object.keys(set).length === 0) return
+        await db.updateTable('conversation').set(set).where('account_id', '=', accountId).where('id', '=', id).execute()
+      },
+      async close(accountId, id, idleBefore) {
+        const row = await db
+          .updateTable('conversation')
+          .set({ status: 'closed' })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .where('status', '=', 'open')
+          .$if(idleBefore !== undefined, (q) => q.where('last_activity_at', '<=', idleBefore!))
+          .returningAll()
+          .executeTakeFirst()
+        return row && toConversation(row)
+      },
+      async listIdle(before, limit) {
+        const rows = await db
+          .selectFrom('conversation')
+          .select(['account_id', 'id'])
+          .where('status', '=', 'open')
+          .where('last_activity_at', '<=', before)
+          .orderBy('last_activity_at')
+          .limit(limit)
+          .execute()
+        return rows.map((r) => ({ accountId: r.account_id, id: r.id }))
       },
     },
     messages: {
@@ -488,24 +620,24 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .execute()
         return rows.reverse().map(toMessage)
       },
+      async listLiveSince(accountId, conversationId, since, limit) {
+        const rows = await db
+          .selectFrom('message')
+          .selectAll()
+          .where('conversation_id', '=', conversationId)
+          .where('account_id', '=', accountId)
+          .where('deleted_at', 'is', null)
+          .where('created_at', '>=', since)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(limit)
+          .execute()
+        return rows.reverse().map(toMessage)
+      },
     },
     events: {
       async append(accountId, event: NewEvent, at) {
-        // The account row is the sequence: the update locks it (PostgreSQL) or runs inside the
-        // single writer (SQLite), so seq order is commit order within an account.
-        const { rows } = await prepared(
-          db,
-          'events.nextSeq',
-          (q, p: { accountId: string }) =>
-            q
-              .updateTable('account')
-              .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
-              .where('id', '=', p.accountId)
-              .returning('last_seq'),
-          { accountId },
-        )
-        if (!rows[0]) throw new Error(`no account ${accountId}`)
-        const seq = Number(rows[0].last_seq)
+        const seq = sequence ? sequence.next(accountId) : await nextSeq(accountId)
         const row = {
           account_id: accountId,
           seq,
@@ -539,6 +671,296 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .limit(limit)
           .execute()
         return rows.map(toEvent)
+      },
+    },
+    webhookEndpoints: {
+      async insert(e) {
+        await insertOrDuplicate(() =>
+          db
+            .insertInto('webhook_endpoint')
+            .values({
+              id: e.id,
+              account_id: e.accountId,
+              url: e.url,
+              events: JSON.stringify(e.events),
+              description: e.description ?? null,
+              enabled: e.enabled ? 1 : 0,
+              disabled_reason: e.disabledReason ?? null,
+              secret: e.secret,
+              previous_secret: e.previousSecret ?? null,
+              previous_secret_expires_at: e.previousSecretExpiresAt ?? null,
+              created_at: e.createdAt,
+              updated_at: e.updatedAt,
+            })
+            .execute(),
+        )
+      },
+      async get(accountId, id) {
+        const row = await db
+          .selectFrom('webhook_endpoint')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return row && toWebhookEndpoint(row)
+      },
+      async list(accountId) {
+        const rows = await db
+          .selectFrom('webhook_endpoint')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute()
+        return rows.map(toWebhookEndpoint)
+      },
+      async listEnabled(accountId) {
+        const { rows } = await prepared(
+          db,
+          'webhookEndpoints.listEnabled',
+          (q, p: { accountId: string }) =>
+            q.selectFrom('webhook_endpoint').select(['id', 'events']).where('account_id', '=', p.accountId).where('enabled', '=', 1),
+          { accountId },
+        )
+        return rows.map((r) => ({ id: r.id, events: JSON.parse(r.events) as WebhookEventName[] }))
+      },
+      async update(accountId, id, changes) {
+        const set: Partial<WebhookEndpointTable> = {}
+        if (changes.url !== undefined) set.url = changes.url
+        if (changes.events !== undefined) set.events = JSON.stringify(changes.events)
+        if (changes.enabled !== undefined) set.enabled = changes.enabled ? 1 : 0
+        if (changes.secret !== undefined) set.secret = changes.secret
+        if (changes.updatedAt !== undefined) set.updated_at = changes.updatedAt
+        if (changes.description !== undefined) set.description = changes.description
+        if (changes.disabledReason !== undefined) set.disabled_reason = changes.disabledReason
+        if (changes.previousSecret !== undefined) set.previous_secret = changes.previousSecret
+        if (changes.previousSecretExpiresAt !== undefined) set.previous_secret_expires_at = changes.previousSecretExpiresAt
+        // An empty change still answers whether the endpoint exists.
+        if (Object.keys(set).length === 0) return (await this.get(accountId, id)) !== undefined
+        const result = await db
+          .updateTable('webhook_endpoint')
+          .set(set)
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return Number(result.numUpdatedRows) > 0
+      },
+      async delete(accountId, id) {
+        // Attempts and deliveries go with it (ON DELETE CASCADE).
+        const result = await db
+          .deleteFrom('webhook_endpoint')
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return Number(result.numDeletedRows) > 0
+      },
+    },
+    webhookDeliveries: {
+      async insert(d) {
+        const row: WebhookDeliveryTable = {
+          id: d.id,
+          account_id: d.accountId,
+          endpoint_id: d.endpointId,
+          conversation_id: d.conversationId ?? null,
+          seq: d.seq,
+          event: d.event,
+          payload: d.payload,
+          status: d.status,
+          attempts: d.attempts,
+          tries: d.tries,
+          next_at: d.nextAt,
+          leased_until: d.leasedUntil ?? null,
+          last_status: d.lastStatus ?? null,
+          last_error: d.lastError ?? null,
+          created_at: d.createdAt,
+          delivered_at: d.deliveredAt ?? null,
+          attempt_log: JSON.stringify(d.attemptLog),
+        }
+        await insertOrDuplicate(() =>
+          prepared(db, 'webhookDeliveries.insert', (q, p: WebhookDeliveryTable) => q.insertInto('webhook_delivery').values({ ...p }), row),
+        )
+      },
+      async get(accountId, id) {
+        const row = await db
+          .selectFrom('webhook_delivery')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return row && toWebhookDelivery(row)
+      },
+      async lastPendingOfConversation(accountId, endpointId, conversationId) {
+        const { rows } = await prepared(
+          db,
+          'webhookDeliveries.lastPendingOfConversation',
+          (q, p: { accountId: string; endpointId: string; conversationId: string }) =>
+            q
+              .selectFrom('webhook_delivery')
+              .selectAll()
+              .where('endpoint_id', '=', p.endpointId)
+              .where('conversation_id', '=', p.conversationId)
+              .where('status', '=', 'pending')
+              .where('account_id', '=', p.accountId)
+              .where('event', 'in', [...BREVO_WEBHOOK_EVENTS])
+              .orderBy('seq', 'desc')
+              .limit(1),
+          { accountId, endpointId, conversationId },
+        )
+        return rows[0] && toWebhookDelivery(rows[0])
+      },
+      async hasPendingBefore(accountId, endpointId, conversationId, seq) {
+        const { rows } = await prepared(
+          db,
+          'webhookDeliveries.hasPendingBefore',
+          (q, p: { accountId: string; endpointId: string; conversationId: string; seq: number }) =>
+            q
+              .selectFrom('webhook_delivery')
+              .select('id')
+              .where('endpoint_id', '=', p.endpointId)
+              .where('conversation_id', '=', p.conversationId)
+              .where('seq', '<', p.seq)
+              .where('status', '=', 'pending')
+              .where('account_id', '=', p.accountId)
+              .limit(1),
+          { accountId, endpointId, conversationId, seq },
+        )
+        return rows.length > 0
+      },
+      async replaceUnclaimedPayload(accountId, id, payload) {
+        const result = await prepared(
+          db,
+          'webhookDeliveries.replaceUnclaimedPayload',
+          (q, p: { accountId: string; id: string; payload: string }) =>
+            q
+              .updateTable('webhook_delivery')
+              .set({ payload: p.payload })
+              .where('id', '=', p.id)
+              .where('account_id', '=', p.accountId)
+              .where('status', '=', 'pending')
+              .where('attempts', '=', 0)
+              .where('leased_until', 'is', null),
+          { accountId, id, payload },
+        )
+        return affected(result) > 0
+      },
+      async claimDue(now, leaseUntil, limit) {
+        // @NOTE In PostgreSQL several processes claim at once: SKIP LOCKED lets each take rows the
+        // others are not taking, and a row another claim just leased fails the re-checked
+        // condition. SQLite has one writer, so the statement alone is atomic there. Built once
+        // per storage (prepared.ts), and so once per dialect.
+        const { rows } = await prepared(
+          db,
+          'webhookDeliveries.claimDue',
+          (q, p: { now: number; leaseUntil: number; limit: number }) => {
+            const due = q
+              .selectFrom('webhook_delivery as d')
+              .select('d.id')
+              .where('d.status', '=', 'pending')
+              .where('d.next_at', '<=', p.now)
+              .where((eb) => eb.or([eb('d.leased_until', 'is', null), eb('d.leased_until', '<=', p.now)]))
+              .where((eb) =>
+                eb.exists(
+                  eb
+                    .selectFrom('webhook_endpoint as e')
+                    .select(eb.lit(1).as('one'))
+                    .whereRef('e.id', '=', 'd.endpoint_id')
+                    .where('e.enabled', '=', 1),
+                ),
+              )
+              .where((eb) =>
+                eb.not(
+                  eb.exists(
+                    eb
+                      .selectFrom('webhook_delivery as earlier')
+                      .select(eb.lit(1).as('one'))
+                      .whereRef('earlier.endpoint_id', '=', 'd.endpoint_id')
+                      .whereRef('earlier.conversation_id', '=', 'd.conversation_id')
+                      .where('earlier.status', '=', 'pending')
+                      .whereRef('earlier.seq', '<', 'd.seq'),
+                  ),
+                ),
+              )
+              // Index order alone (status, next_at), so the scan stops at `limit`: sorting by
+              // anything more would judge every due row first. Order within a conversation is
+              // the NOT EXISTS's.
+              .orderBy('d.next_at')
+              .limit(p.limit)
+              .$if(q.getExecutor().adapter instanceof PostgresAdapter, (sub) => sub.forUpdate().skipLocked())
+            return q.updateTable('webhook_delivery').set({ leased_until: p.leaseUntil }).where('id', 'in', due).returningAll()
+          },
+          { now, leaseUntil, limit },
+        )
+        return rows.map(toWebhookDelivery)
+      },
+      async finishAttempt(accountId, id, leasedUntil, o) {
+        // Once per attempt: compiled once (prepared.ts).
+        const params = {
+          accountId,
+          id,
+          leasedUntil,
+          status: o.status,
+          tries: o.tries,
+          nextAt: o.nextAt,
+          lastStatus: o.lastStatus ?? null,
+          lastError: o.lastError ?? null,
+          deliveredAt: o.deliveredAt ?? null,
+          attemptLog: JSON.stringify(o.attemptLog),
+        }
+        const result = await prepared(
+          db,
+          'webhookDeliveries.finishAttempt',
+          (q, p: typeof params) =>
+            q
+              .updateTable('webhook_delivery')
+              .set((eb) => ({
+                status: p.status,
+                attempts: eb('attempts', '+', 1),
+                tries: p.tries,
+                next_at: p.nextAt,
+                leased_until: null,
+                last_status: p.lastStatus,
+                last_error: p.lastError,
+                delivered_at: p.deliveredAt,
+                attempt_log: p.attemptLog,
+              }))
+              .where('id', '=', p.id)
+              .where('account_id', '=', p.accountId)
+              .where('leased_until', '=', p.leasedUntil),
+          params,
+        )
+        return affected(result) > 0
+      },
+      async list(accountId, endpointId, { limit, status }) {
+        const rows = await db
+          .selectFrom('webhook_delivery')
+          .selectAll()
+          .where('account_id', '=', accountId)
+          .where('endpoint_id', '=', endpointId)
+          .$if(status !== undefined, (q) => q.where('status', '=', status!))
+          .orderBy('created_at', 'desc')
+          .orderBy('seq', 'desc')
+          .orderBy('id', 'desc')
+          .limit(limit)
+          .execute()
+        return rows.map(toWebhookDelivery)
+      },
+      async replay(accountId, id, at) {
+        const result = await db
+          .updateTable('webhook_delivery')
+          .set({ status: 'pending', tries: 0, next_at: at })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return Number(result.numUpdatedRows) > 0
+      },
+      async purgeFinishedBefore(at) {
+        // By (status, next_at): a finished delivery keeps the time it was last due.
+        const result = await db
+          .deleteFrom('webhook_delivery')
+          .where('status', 'in', ['delivered', 'failed'])
+          .where('next_at', '<', at)
+          .executeTakeFirst()
+        return Number(result.numDeletedRows)
       },
     },
     idempotency: {

@@ -68,6 +68,8 @@ export interface ConversationTable {
   start_page: string | null
   created_at: number
   last_activity_at: number
+  opened_at: number
+  started_at: number | null
 }
 
 export interface MessageTable {
@@ -108,6 +110,44 @@ export interface IdempotencyKeyTable {
   created_at: number
 }
 
+export interface WebhookEndpointTable {
+  id: string
+  account_id: string
+  url: string
+  /** JSON array of event names. */
+  events: string
+  description: string | null
+  enabled: number
+  disabled_reason: string | null
+  secret: string
+  previous_secret: string | null
+  previous_secret_expires_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+export interface WebhookDeliveryTable {
+  id: string
+  account_id: string
+  endpoint_id: string
+  conversation_id: string | null
+  seq: number
+  event: string
+  /** The exact JSON body sent. */
+  payload: string
+  status: string
+  attempts: number
+  tries: number
+  next_at: number
+  leased_until: number | null
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  delivered_at: number | null
+  /** JSON array of WebhookAttempt. */
+  attempt_log: string
+}
+
 export interface Database {
   account: AccountTable
   api_key: ApiKeyTable
@@ -119,4 +159,6 @@ export interface Database {
   message: MessageTable
   event: EventTable
   idempotency_key: IdempotencyKeyTable
+  webhook_endpoint: WebhookEndpointTable
+  webhook_delivery: WebhookDeliveryTable
 }

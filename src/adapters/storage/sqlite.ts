@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { CompiledQuery, Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
 import type { Storage, Tx } from '../../ports/storage.js'
 import { migrateToLatest } from './migrations.js'
-import { createPreparedQueries } from './prepared.js'
-import { createRepos } from './repos.js'
+import { createDirectPreparedQueries, createPreparedQueries } from './prepared.js'
+import { createRepos, type EventSequence } from './repos.js'
 import type { Database } from './schema.js'
 import { createTx, runCommitHooks } from './transaction.js'
 
@@ -17,14 +17,6 @@ interface PendingUnit {
 }
 
 const STATEMENT_CACHE_SIZE = 500
-
-// The batch's control statements, compiled once: they run several times per request.
-const BEGIN = CompiledQuery.raw('begin immediate')
-const SAVEPOINT = CompiledQuery.raw('savepoint unit')
-const RELEASE = CompiledQuery.raw('release unit')
-const ROLLBACK_TO = CompiledQuery.raw('rollback to unit')
-const COMMIT = CompiledQuery.raw('commit')
-const ROLLBACK = CompiledQuery.raw('rollback')
 
 /**
  * Kysely prepares every query it runs, and preparing (compiling the SQL to bytecode) costs more
@@ -68,6 +60,91 @@ function createWalSync(walPath: string) {
   }
 }
 
+interface SeqStatements {
+  lastSeq: BetterSqlite3.Statement
+  setLastSeq: BetterSqlite3.Statement
+}
+
+/**
+ * The event seqs of one batch. Each account's last seq lives in its row; the batch reads it once,
+ * hands out the next ones itself and writes the last back once before COMMIT, instead of an
+ * `UPDATE … RETURNING` per event. That is exact because the batch holds SQLite's write lock from
+ * BEGIN IMMEDIATE to COMMIT: no other writer, in this process or another, appends meanwhile. What
+ * a unit took is given back when its savepoint rolls back, so seqs stay gapless.
+ */
+class BatchSequence implements EventSequence {
+  #statements: SeqStatements
+  #handedOut = new Map<string, number>()
+  /** What the current unit changed: account and the value before, to undo in reverse. */
+  #undo: Array<[string, number | undefined]> = []
+
+  constructor(statements: SeqStatements) {
+    this.#statements = statements
+  }
+
+  next(accountId: string): number {
+    const before = this.#handedOut.get(accountId)
+    let last = before
+    if (last === undefined) {
+      const stored = this.#statements.lastSeq.get(accountId) as number | undefined
+      if (stored === undefined) throw new Error(`no account ${accountId}`)
+      last = Number(stored)
+    }
+    this.#undo.push([accountId, before])
+    this.#handedOut.set(accountId, last + 1)
+    return last + 1
+  }
+
+  last(accountId: string): number | undefined {
+    return this.#handedOut.get(accountId)
+  }
+
+  beginUnit(): void {
+    this.#undo.length = 0
+  }
+
+  rollBackUnit(): void {
+    for (let i = this.#undo.length - 1; i >= 0; i--) {
+      const [accountId, before] = this.#undo[i]
+      if (before === undefined) this.#handedOut.delete(accountId)
+      else this.#handedOut.set(accountId, before)
+    }
+    this.#undo.length = 0
+  }
+
+  /** Stores each account's last seq; runs after the last unit, before COMMIT. */
+  writeBack(): void {
+    for (const [accountId, seq] of this.#handedOut) this.#statements.setLastSeq.run(seq, accountId)
+  }
+}
+
+/**
+ * Reads on their own connection share one read transaction per turn of the event loop: outside
+ * a transaction every statement takes and drops SQLite's shared locks itself (a few system calls
+ * that cost more than the lookup). The snapshot ends at the next check phase, and before every
+ * batch settles, so no acknowledged write is ever missing from a later read.
+ */
+function createReadSnapshots(reader: BetterSqlite3.Database) {
+  const begin = reader.prepare('begin')
+  const end = reader.prepare('rollback')
+  let open = false
+  function close(): void {
+    if (!open) return
+    open = false
+    // The storage may have closed the connection since (a snapshot ends with its connection).
+    if (reader.open && reader.inTransaction) end.run()
+  }
+  return {
+    enter(): void {
+      if (open) return
+      begin.run()
+      open = true
+      setImmediate(close)
+    },
+    close,
+  }
+}
+
 /**
  * SQLite in WAL mode; a transaction resolves only after its commit reached the disk. Concurrent
  * transactions share one commit (group commit): every unit that arrived while the previous batch
@@ -86,8 +163,30 @@ export function createSqliteStorage(path: string): Storage {
   const wal = inMemory ? undefined : createWalSync(`${path}-wal`)
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
-  const prepared = createPreparedQueries()
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
+  // Inside a batch the hot statements run straight on the writer (the batch holds Kysely's
+  // connection, so nothing else uses it meanwhile).
+  const writePrepared = createDirectPreparedQueries(database)
+  const control = {
+    begin: database.prepare('begin immediate'),
+    savepoint: database.prepare('savepoint unit'),
+    release: database.prepare('release unit'),
+    rollbackTo: database.prepare('rollback to unit'),
+    commit: database.prepare('commit'),
+    rollback: database.prepare('rollback'),
+  }
+  // Prepared on first use: the account table exists only once migrations ran.
+  let seqStatements: SeqStatements | undefined
+
+  // A file database gets a second connection for reads: WAL readers see the last commit, never a
+  // batch in progress, so reads need not wait for the writer. `:memory:` is one database per
+  // connection: its reads go through Kysely, whose connection mutex makes them wait for a batch.
+  const reader = inMemory ? undefined : new BetterSqlite3(path)
+  reader?.pragma('query_only = ON')
+  reader?.pragma('busy_timeout = 5000')
+  const snapshots = reader && createReadSnapshots(reader)
+  const readDb = reader ? new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(reader) }) }) : db
+  const readPrepared = reader && snapshots ? createDirectPreparedQueries(reader, snapshots.enter) : createPreparedQueries()
 
   let queue: PendingUnit[] = []
   let flushing = false
@@ -95,26 +194,36 @@ export function createSqliteStorage(path: string): Storage {
   async function runBatch(batch: PendingUnit[]): Promise<void> {
     const outcomes: Array<{ ok: boolean; value: unknown; hooks: Array<() => void> }> = []
     try {
+      // An open read snapshot would keep the checkpoint from reaching the end of the WAL.
+      snapshots?.close()
       await db.connection().execute(async (conn) => {
-        const repos = createRepos(conn, prepared)
-        await conn.executeQuery(BEGIN)
+        seqStatements ??= {
+          lastSeq: database.prepare('select last_seq from account where id = ?').pluck(),
+          setLastSeq: database.prepare('update account set last_seq = ? where id = ?'),
+        }
+        const sequence = new BatchSequence(seqStatements)
+        const repos = createRepos(conn, writePrepared, sequence)
+        control.begin.run()
         try {
           for (const unit of batch) {
             const { tx, hooks } = createTx(repos)
-            await conn.executeQuery(SAVEPOINT)
+            sequence.beginUnit()
+            control.savepoint.run()
             try {
               const value = await unit.fn(tx)
-              await conn.executeQuery(RELEASE)
+              control.release.run()
               outcomes.push({ ok: true, value, hooks })
             } catch (err) {
-              await conn.executeQuery(ROLLBACK_TO)
-              await conn.executeQuery(RELEASE)
+              control.rollbackTo.run()
+              control.release.run()
+              sequence.rollBackUnit()
               outcomes.push({ ok: false, value: err, hooks })
             }
           }
-          await conn.executeQuery(COMMIT)
+          sequence.writeBack()
+          control.commit.run()
         } catch (err) {
-          if (database.inTransaction) await conn.executeQuery(ROLLBACK)
+          if (database.inTransaction) control.rollback.run()
           throw err
         }
       })
@@ -134,6 +243,8 @@ export function createSqliteStorage(path: string): Storage {
   }
 
   function settle(batch: PendingUnit[], outcomes: Array<{ ok: boolean; value: unknown; hooks: Array<() => void> }>): void {
+    // A read that follows an acknowledgement must see the write: no snapshot from before it.
+    snapshots?.close()
     batch.forEach((unit, i) => {
       const outcome = outcomes[i]
       if (outcome.ok) {
@@ -159,7 +270,7 @@ export function createSqliteStorage(path: string): Storage {
   }
 
   return {
-    read: createRepos(db, prepared),
+    read: createRepos(readDb, readPrepared),
     transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
@@ -169,10 +280,12 @@ export function createSqliteStorage(path: string): Storage {
     },
     migrate: () => migrateToLatest(db),
     async ping() {
-      await sql`select 1`.execute(db)
+      await sql`select 1`.execute(readDb)
     },
     async close() {
       while (flushing || queue.length > 0) await new Promise((r) => setImmediate(r))
+      snapshots?.close()
+      if (readDb !== db) await readDb.destroy()
       await db.destroy()
       await wal?.close()
     },

@@ -4,6 +4,7 @@ import type { NewEvent } from '../../domain/events.js'
 import { generateId } from '../../domain/ids.js'
 import type { Account, Agent, Conversation, Message } from '../../domain/model.js'
 import type { IdempotencyRecord, Storage, Tx } from '../../ports/storage.js'
+import { describeWebhookStorage } from './webhooks.contract.js'
 
 // Beyond 32 bits on purpose: bigint columns must come back as plain numbers (pg hands int8 over as text).
 const T = 1_700_000_000_000
@@ -54,6 +55,7 @@ export function runStorageContract(
         status: 'open',
         createdAt: T,
         lastActivityAt: T,
+        openedAt: T,
       }
       await write(async (tx) => {
         await tx.visitors.insert({ id: visitorId, accountId, createdAt: T })
@@ -275,7 +277,7 @@ export function runStorageContract(
     })
 
     describe('conversations', () => {
-      it('finds the conversation by visitor and touches it open, inside the account', async () => {
+      it('finds the conversation by visitor and by id, and touches it, inside the account', async () => {
         const account = await newAccount()
         const other = await newAccount()
         const visitorId = generateId(32)
@@ -284,25 +286,88 @@ export function runStorageContract(
           accountId: account.id,
           visitorId,
           status: 'closed',
+          startPage: { link: 'https://shop.example/cart', title: 'Cart' },
           createdAt: T,
           lastActivityAt: T,
+          openedAt: T + 1,
+          startedAt: T + 2,
         }
         await write(async (tx) => {
           await tx.visitors.insert({ id: visitorId, accountId: account.id, createdAt: T })
           await tx.conversations.insert(conversation)
         })
         expect(await storage.read.conversations.getByVisitor(account.id, visitorId)).toEqual(conversation)
+        expect(await storage.read.conversations.get(account.id, conversation.id)).toEqual(conversation)
         expect(await storage.read.conversations.getByVisitor(other.id, visitorId)).toBeUndefined()
+        expect(await storage.read.conversations.get(other.id, conversation.id)).toBeUndefined()
 
-        await write((tx) => tx.conversations.touch(other.id, conversation.id, T + 99))
+        expect(await write((tx) => tx.conversations.touchByVisitor(other.id, visitorId, T + 99))).toBeUndefined()
         expect(await storage.read.conversations.getByVisitor(account.id, visitorId)).toEqual(conversation)
 
-        await write((tx) => tx.conversations.touch(account.id, conversation.id, T + 100))
-        expect(await storage.read.conversations.getByVisitor(account.id, visitorId)).toEqual({
-          ...conversation,
-          status: 'open',
-          lastActivityAt: T + 100,
+        // The touch answers with the conversation as it now is; it leaves the status alone.
+        const touched = await write((tx) => tx.conversations.touchByVisitor(account.id, visitorId, T + 100))
+        expect(touched).toEqual({ ...conversation, lastActivityAt: T + 100 })
+        expect(await storage.read.conversations.get(account.id, conversation.id)).toEqual(touched)
+      })
+
+      it('updates only the named fields, and null clears startedAt', async () => {
+        const account = await newAccount()
+        const c = await newConversation(account.id)
+        expect(c.startedAt).toBeUndefined()
+        expectNoNulls(await storage.read.conversations.get(account.id, c.id))
+        await write((tx) => tx.conversations.update(account.id, c.id, { startedAt: T + 5, startPage: { link: 'https://a.example/', title: 'A' } }))
+        expect(await storage.read.conversations.get(account.id, c.id)).toEqual({
+          ...c,
+          startedAt: T + 5,
+          startPage: { link: 'https://a.example/', title: 'A' },
         })
+        await write((tx) => tx.conversations.update(account.id, c.id, { status: 'closed', openedAt: T + 9, startedAt: null }))
+        const cleared = await storage.read.conversations.get(account.id, c.id)
+        expect(cleared).toEqual({ ...c, status: 'closed', openedAt: T + 9, startPage: { link: 'https://a.example/', title: 'A' } })
+        expectNoNulls(cleared)
+        const other = await newAccount()
+        await write((tx) => tx.conversations.update(other.id, c.id, { status: 'open' }))
+        expect((await storage.read.conversations.get(account.id, c.id))!.status).toBe('closed')
+      })
+
+      it('closes an open conversation once, and only an idle one when asked to', async () => {
+        const account = await newAccount()
+        const other = await newAccount()
+        const c = await newConversation(account.id)
+        await write((tx) => tx.conversations.update(account.id, c.id, { startedAt: T + 1 }))
+        expect(await write((tx) => tx.conversations.close(other.id, c.id))).toBeUndefined()
+        // Active after T - 1: not idle since then.
+        expect(await write((tx) => tx.conversations.close(account.id, c.id, T - 1))).toBeUndefined()
+        expect((await storage.read.conversations.get(account.id, c.id))!.status).toBe('open')
+        const closed = await write((tx) => tx.conversations.close(account.id, c.id, T))
+        expect(closed).toEqual({ ...c, status: 'closed', startedAt: T + 1 })
+        expect(await write((tx) => tx.conversations.close(account.id, c.id))).toBeUndefined()
+        expect(await storage.read.conversations.get(account.id, c.id)).toEqual(closed)
+      })
+
+      it('lists open conversations idle since a time, of every account, longest idle first', async () => {
+        // Times far below every other test's, so the listing holds only these among the old ones.
+        const a = await newAccount()
+        const b = await newAccount()
+        const make = async (accountId: string, lastActivityAt: number, status: 'open' | 'closed' = 'open') => {
+          const c = await newConversation(accountId)
+          await write(async (tx) => {
+            await tx.conversations.update(accountId, c.id, { status })
+            await tx.conversations.touchByVisitor(accountId, c.visitorId, lastActivityAt)
+          })
+          return c.id
+        }
+        const second = await make(a.id, 2000)
+        const first = await make(b.id, 1000)
+        await make(a.id, 1500, 'closed')
+        await make(b.id, 3000)
+        const idle = await storage.read.conversations.listIdle(2000, 100)
+        expect(idle.filter((c) => [first, second].includes(c.id))).toEqual([
+          { accountId: b.id, id: first },
+          { accountId: a.id, id: second },
+        ])
+        expect(idle).toHaveLength(2)
+        expect(await storage.read.conversations.listIdle(2000, 1)).toEqual([{ accountId: b.id, id: first }])
       })
 
       it('refuses a second conversation for the same visitor', async () => {
@@ -390,6 +455,23 @@ export function runStorageContract(
         await write((tx) => tx.messages.insert(m))
         await expect(write((tx) => tx.messages.insert({ ...m, text: 'again' }))).rejects.toBeInstanceOf(DuplicateError)
       })
+
+      it('lists the live messages of a conversation since a time, oldest first, the latest `limit`', async () => {
+        const account = await newAccount()
+        const c = await newConversation(account.id)
+        const other = await newConversation(account.id)
+        const at = (n: number, extra: Partial<Message> = {}) => agentMessage(c, { createdAt: T + n, text: `m${n}`, ...extra })
+        await write(async (tx) => {
+          for (const m of [at(1), at(2), at(3, { deletedAt: T + 4 }), at(4), at(5)]) await tx.messages.insert(m)
+          await tx.messages.insert(agentMessage(other, { createdAt: T + 3 }))
+        })
+        const texts = async (since: number, limit: number) =>
+          (await storage.read.messages.listLiveSince(account.id, c.id, since, limit)).map((m) => m.text)
+        expect(await texts(T + 2, 100)).toEqual(['m2', 'm4', 'm5'])
+        expect(await texts(T + 2, 2)).toEqual(['m4', 'm5'])
+        expect(await texts(T + 6, 100)).toEqual([])
+        expect(await storage.read.messages.listLiveSince((await newAccount()).id, c.id, 0, 100)).toEqual([])
+      })
     })
 
     describe('events', () => {
@@ -450,6 +532,8 @@ export function runStorageContract(
         expect(await storage.read.events.listAfter(other.id, 0, 10)).toEqual([])
       })
     })
+
+    describeWebhookStorage(() => storage, () => newAccount())
 
     describe('idempotency keys', () => {
       const record = (accountId: string, extra: Partial<IdempotencyRecord> = {}): IdempotencyRecord => ({
@@ -645,6 +729,8 @@ export function runStorageContract(
           const events = await storage.read.events.listAfter(account.id, 0, n + 10)
           expect(events.map((e) => e.seq)).toEqual(kept.map((_, k) => k + 1))
           expect(events.map((e) => (e.payload as { agentId: string }).agentId).sort()).toEqual([...kept].sort())
+          // The account's position is the last seq kept, not one a rolled-back unit took.
+          expect(await storage.read.accounts.lastSeq(account.id)).toBe(kept.length)
         }
       })
 
