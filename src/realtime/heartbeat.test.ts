@@ -9,16 +9,16 @@ describe('HeartbeatWheel', () => {
     const visits: number[][] = []
     let current: number[] = []
     const wheel = new HeartbeatWheel<number>(30_000, (item) => current.push(item))
-    for (let i = 0; i < 300; i++) wheel.add(i)
-    for (let tick = 0; tick < 30; tick++) {
-      vi.advanceTimersByTime(1_000)
+    for (let i = 0; i < 3000; i++) wheel.add(i)
+    for (let tick = 0; tick < 300; tick++) {
+      vi.advanceTimersByTime(100)
       visits.push(current)
       current = []
     }
     wheel.stop()
-    // A thirtieth each second, never everything at once.
-    expect(visits.map((slice) => slice.length)).toEqual(Array(30).fill(10))
-    expect(visits.flat().sort((a, b) => a - b)).toEqual([...Array(300).keys()])
+    // A three-hundredth every 100 ms, never everything at once.
+    expect(visits.map((slice) => slice.length)).toEqual(Array(300).fill(10))
+    expect(visits.flat().sort((a, b) => a - b)).toEqual([...Array(3000).keys()])
   })
 
   it('forgets deleted items, tolerates deletion during a visit, and ends a round with afterRound', () => {

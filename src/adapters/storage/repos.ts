@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely, type Selectable } from 'kysely'
+import { PostgresAdapter, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
 import type {
@@ -454,21 +454,26 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
     },
     visitors: {
       async insert(v) {
+        // On the path of a message to a visitor Parley has not seen yet: prepared.
         await insertOrDuplicate(() =>
-          db
-            .insertInto('visitor')
-            .values({ account_id: v.accountId, id: v.id, group_id: v.groupId ?? null, created_at: v.createdAt })
-            .execute(),
+          prepared(
+            db,
+            'visitors.insert',
+            (q, p: { accountId: string; id: string; groupId: string | null; createdAt: number }) =>
+              q.insertInto('visitor').values({ account_id: p.accountId, id: p.id, group_id: p.groupId, created_at: p.createdAt }),
+            { accountId: v.accountId, id: v.id, groupId: v.groupId ?? null, createdAt: v.createdAt },
+          ),
         )
       },
       async get(accountId, id) {
-        const row = await db
-          .selectFrom('visitor')
-          .selectAll()
-          .where('account_id', '=', accountId)
-          .where('id', '=', id)
-          .executeTakeFirst()
-        return row && toVisitor(row)
+        const { rows } = await prepared(
+          db,
+          'visitors.get',
+          (q, p: { accountId: string; id: string }) =>
+            q.selectFrom('visitor').selectAll().where('account_id', '=', p.accountId).where('id', '=', p.id),
+          { accountId, id },
+        )
+        return rows[0] && toVisitor(rows[0])
       },
       async setGroup(accountId, id, groupId) {
         await db
@@ -490,9 +495,11 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
     conversations: {
       async insert(c) {
         await insertOrDuplicate(() =>
-          db
-            .insertInto('conversation')
-            .values({
+          prepared(
+            db,
+            'conversations.insert',
+            (q, p: Insertable<ConversationTable>) => q.insertInto('conversation').values(p),
+            {
               id: c.id,
               account_id: c.accountId,
               visitor_id: c.visitorId,
@@ -502,8 +509,8 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               last_activity_at: c.lastActivityAt,
               opened_at: c.openedAt,
               started_at: c.startedAt ?? null,
-            })
-            .execute(),
+            },
+          ),
         )
       },
       async get(accountId, id) {

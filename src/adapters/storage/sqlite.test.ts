@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { expect, it } from 'vitest'
+import BetterSqlite3 from 'better-sqlite3'
+import { expect, it, vi } from 'vitest'
 import { createSqliteStorage } from './sqlite.js'
 import { runStorageContract } from './storage.contract.js'
 
@@ -49,3 +50,38 @@ it('sqlite: keeps what a resolved transaction committed across close and reopen'
     await dir.remove()
   }
 })
+
+it('sqlite: checkpoints the WAL into the database file off the event loop, long before 10,000 frames', async () => {
+  const dir = tempDir()
+  const file = join(dir.path, 'parley.db')
+  const storage = createSqliteStorage(file)
+  try {
+    await storage.migrate()
+    const size = () => statSync(file).size
+    // Give the checkpointer the schema first, so that growth below can only be the rows.
+    await vi.waitFor(() => expect(walFrames(file)).toBe(0), { timeout: 5_000 })
+    const before = size()
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        storage.transaction((tx) => tx.accounts.insert({ id: `acc-${i}`, name: 'x'.repeat(500), widgetId: `w-${i}`, createdAt: i })),
+      ),
+    )
+    // The event loop's connection checkpoints only at 10,000 frames; these rows are a few dozen.
+    await vi.waitFor(() => expect(size()).toBeGreaterThan(before), { timeout: 5_000 })
+    expect((await storage.read.accounts.list()).length).toBe(200)
+  } finally {
+    await storage.close()
+    await dir.remove()
+  }
+})
+
+/** Frames in the WAL that the database file does not have yet, asked of a connection of its own. */
+function walFrames(file: string): number {
+  const probe = new BetterSqlite3(file)
+  try {
+    const [row] = probe.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>
+    return row.log - row.checkpointed
+  } finally {
+    probe.close()
+  }
+}

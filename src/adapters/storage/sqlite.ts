@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
 import type { Storage, Tx } from '../../ports/storage.js'
+import { startCheckpointer } from './checkpointer.js'
 import { migrateToLatest } from './migrations.js'
 import { createDirectPreparedQueries, createPreparedQueries } from './prepared.js'
 import { createRepos, type EventSequence } from './repos.js'
@@ -17,6 +18,8 @@ interface PendingUnit {
 }
 
 const STATEMENT_CACHE_SIZE = 500
+/** WAL frames after which a commit checkpoints, when the checkpoint worker is not running. */
+const AUTOCHECKPOINT_FRAMES = 10_000
 
 /**
  * Kysely prepares every query it runs, and preparing (compiling the SQL to bytecode) costs more
@@ -157,9 +160,15 @@ export function createSqliteStorage(path: string): Storage {
   const database = new BetterSqlite3(path)
   database.pragma('journal_mode = WAL')
   database.pragma('synchronous = NORMAL')
-  // Checkpoint every ~40 MB of WAL, not SQLite's 4 MB: hot pages (indexes, the account row) are
-  // rewritten in many commits and copied once per checkpoint, which runs on the event loop.
-  database.pragma('wal_autocheckpoint = 10000')
+  // A file database is checkpointed by a worker thread, off the event loop. Should the worker
+  // fail, commits checkpoint again, every ~40 MB of WAL rather than SQLite's 4 MB: hot pages
+  // (indexes, the account row) are rewritten in many commits and copied once per checkpoint.
+  const checkpointer = inMemory
+    ? undefined
+    : startCheckpointer(path, () => {
+        if (database.open) database.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_FRAMES}`)
+      })
+  database.pragma(`wal_autocheckpoint = ${checkpointer ? 0 : AUTOCHECKPOINT_FRAMES}`)
   const wal = inMemory ? undefined : createWalSync(`${path}-wal`)
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
@@ -285,6 +294,7 @@ export function createSqliteStorage(path: string): Storage {
     async close() {
       while (flushing || queue.length > 0) await new Promise((r) => setImmediate(r))
       snapshots?.close()
+      await checkpointer?.stop()
       if (readDb !== db) await readDb.destroy()
       await db.destroy()
       await wal?.close()
