@@ -53,6 +53,7 @@ describe('npm start on a fresh clone', () => {
     try {
       const [, key] = await first.waitFor(/API key:\s+(\S+)/)
       apiKey = key
+      const [, widgetId] = /Widget id:\s+(\S+)/.exec(first.output())!
       expect(first.output()).toContain(`API base:  http://127.0.0.1:${port}/v3`)
       expect(first.output()).toContain(`API docs:  http://127.0.0.1:${port}/docs`)
       expect(first.output()).toContain(`Chat demo: http://127.0.0.1:${port}/demo`)
@@ -61,6 +62,15 @@ describe('npm start on a fresh clone', () => {
       expect(sent.status).toBe(200)
       const wrong = await sendMessage(`http://127.0.0.1:${port}/v3`, `${apiKey}x`)
       expect(wrong.status).toBe(401)
+      // The banner's demo page embeds the first account's widget, and the widget is built from
+      // the clone's own sources.
+      const demo = await fetch(`http://127.0.0.1:${port}/demo`)
+      expect(demo.status).toBe(200)
+      expect(await demo.text()).toContain(`w.BrevoConversationsID = "${widgetId}";`)
+      const widget = await fetch(`http://127.0.0.1:${port}/brevo-conversations.js`)
+      expect(widget.status).toBe(200)
+      expect(widget.headers.get('content-type')).toMatch(/javascript/)
+      expect((await widget.text()).length).toBeGreaterThan(1000)
     } finally {
       await first.stop()
     }

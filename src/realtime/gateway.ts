@@ -1,5 +1,8 @@
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import type { AppContext } from '../context.js'
 import { onlineAgentCards } from '../services/agents.js'
 import { AgentConnection } from './agent-connection.js'
@@ -12,6 +15,19 @@ import { VisitorConnection, type VisitorGatewayShared } from './visitor-connecti
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
+}
+
+/**
+ * Lets go of the upgrade's HTTP request once its socket is a WebSocket. @fastify/websocket leaves
+ * the TCP socket holding the upgrade's `ServerResponse` (and through it the request), and puts an
+ * error listener on the WebSocket that holds Fastify's request and reply: about 2.8 KB per socket
+ * for as long as it stays open, which is most of what an idle chat costs beyond `ws` itself. The
+ * connection attaches its own error listener; ws closes the socket after an error either way.
+ */
+function releaseUpgrade(socket: WebSocket, request: FastifyRequest): void {
+  socket.removeAllListeners('error')
+  const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
+  tcp._httpMessage?.detachSocket(tcp)
 }
 
 /**
@@ -86,6 +102,7 @@ export function realtimeRoutes(ctx: AppContext) {
         },
       },
       (socket, request) => {
+        releaseUpgrade(socket, request)
         const { widgetId } = request.query as { widgetId: string }
         track(
           new VisitorConnection(socket, visitorShared, {
@@ -102,6 +119,7 @@ export function realtimeRoutes(ctx: AppContext) {
     )
 
     app.get('/ws/agent', { websocket: true, schema: { hide: true } }, (socket, request) => {
+      releaseUpgrade(socket, request)
       track(new AgentConnection(socket, { deps: ctx, hub, logger: ctx.logger }, firstHeader(request.headers['api-key'])))
     })
   }
