@@ -57,6 +57,8 @@ export function startCheckpointer(path: string, onFailure: (err: Error) => void)
   return {
     async stop() {
       stopping = true
+      // Unreferenced, the worker would not keep the process alive while we wait for it to end.
+      worker.ref()
       worker.postMessage('stop')
       await exited
     },
