@@ -31,7 +31,7 @@ export interface ContextOverrides {
 }
 
 export function createStorage(databaseUrl: string, logger?: Logger): Storage {
-  if (databaseUrl.startsWith('sqlite:')) return createSqliteStorage(databaseUrl.slice('sqlite:'.length))
+  if (databaseUrl.startsWith('sqlite:')) return createSqliteStorage(databaseUrl.slice('sqlite:'.length), { logger })
   return createPostgresStorage(databaseUrl, { logger })
 }
 

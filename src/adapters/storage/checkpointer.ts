@@ -37,7 +37,7 @@ export interface Checkpointer {
  * so writers keep appending meanwhile, and once a checkpoint has caught up SQLite starts the WAL
  * over at the next commit. Durability does not depend on it: commits are synced in the WAL.
  *
- * `onFailure` runs if the worker cannot run or stops: the caller then checkpoints itself again.
+ * `onFailure` runs if the worker cannot run or stops; commits still checkpoint then (sqlite.ts).
  */
 export function startCheckpointer(path: string, onFailure: (err: Error) => void): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
