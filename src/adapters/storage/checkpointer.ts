@@ -3,6 +3,8 @@ import { Worker } from 'node:worker_threads'
 
 /** How often the checkpointer copies committed WAL frames into the database file. */
 const CHECKPOINT_INTERVAL_MS = 250
+/** While commits keep adding frames: copy them as they come, so a commit's own checkpoint finds little left. */
+const BUSY_CHECKPOINT_INTERVAL_MS = 20
 
 // @NOTE Plain JavaScript run with `eval`: a worker does not inherit the tsx loader that runs
 // Parley's TypeScript, and this is all the worker does. better-sqlite3 is resolved by the parent.
@@ -11,15 +13,23 @@ const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
 const db = new Database(workerData.path)
 db.pragma('busy_timeout = 5000')
-const timer = setInterval(() => {
+let timer
+let previousLog = -1
+function run() {
+  let busy = false
   try {
-    db.pragma('wal_checkpoint(PASSIVE)')
+    // log: frames in the WAL now. Changed since the last run: commits are coming in.
+    const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)')
+    busy = log !== previousLog
+    previousLog = log
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) })
   }
-}, workerData.intervalMs)
+  timer = setTimeout(run, busy ? workerData.busyIntervalMs : workerData.intervalMs)
+}
+timer = setTimeout(run, workerData.intervalMs)
 parentPort.on('message', () => {
-  clearInterval(timer)
+  clearTimeout(timer)
   db.close()
   parentPort.close()
 })
@@ -41,7 +51,10 @@ export interface Checkpointer {
  */
 export function startCheckpointer(path: string, onFailure: (err: Error) => void): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs: CHECKPOINT_INTERVAL_MS } })
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { path, driver, intervalMs: CHECKPOINT_INTERVAL_MS, busyIntervalMs: BUSY_CHECKPOINT_INTERVAL_MS },
+  })
   worker.unref()
   let stopping = false
   let failed = false
