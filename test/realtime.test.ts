@@ -286,7 +286,7 @@ describeEachDb('visitor socket', (db) => {
   it('limits how fast one visitor sends, with a clear message and the time to wait', async () => {
     const slow = await startParley(db, { config: { visitorMessagesPerMinute: 3 }, backgroundJobs: false })
     try {
-      const { socket } = await connectVisitor(slow.baseUrl, slow.widgetId)
+      const { socket, welcome } = await connectVisitor(slow.baseUrl, slow.widgetId)
       sockets.push(socket)
       for (let i = 1; i <= 4; i++) socket.send({ type: 'message', clientId: `m${i}`, text: `message ${i}` })
       const refused = await socket.next((f) => f.type === 'error')
@@ -294,6 +294,13 @@ describeEachDb('visitor socket', (db) => {
       expect(refused.message).toMatch(/too quickly/)
       expect(refused.retryAfterMs).toBeGreaterThan(0)
       expect(socket.frames.filter((f) => f.type === 'ack').map((f) => f.clientId)).toEqual(['m1', 'm2', 'm3'])
+      // Re-sent after a reconnect (their acks lost), stored messages cost nothing: acked again,
+      // not refused, though the bucket is empty.
+      for (let i = 1; i <= 3; i++) socket.send({ type: 'message', clientId: `m${i}`, text: `message ${i}` })
+      await socket.next((f) => f.type === 'ack' && f.clientId === 'm3', { from: socket.frames.indexOf(refused) + 1 })
+      expect(socket.frames.filter((f) => f.type === 'error')).toHaveLength(1)
+      const conversation = await slow.ctx.storage.read.conversations.getByVisitor(slow.accountId, welcome.visitorId)
+      expect(await slow.ctx.storage.read.messages.listLive(slow.accountId, conversation!.id, 10)).toHaveLength(3)
     } finally {
       await slow.close()
     }

@@ -69,8 +69,14 @@ describe('the widget script', () => {
     expect(again.statusCode).toBe(304)
     expect(again.rawPayload.length).toBe(0)
     expect(again.headers.etag).toBe(first.headers.etag)
+    const weak = await get('/brevo-conversations.js', { 'accept-encoding': 'gzip', 'if-none-match': `W/${first.headers.etag}` })
+    expect(weak.statusCode).toBe(304)
     const stale = await get('/brevo-conversations.js', { 'accept-encoding': 'gzip', 'if-none-match': '"someOlderVersion"' })
     expect(stale.statusCode).toBe(200)
+    // The gzip copy's tag names another representation than the brotli one this client gets now.
+    const otherEncoding = await get('/brevo-conversations.js', { 'accept-encoding': 'br', 'if-none-match': String(first.headers.etag) })
+    expect(otherEncoding.statusCode).toBe(200)
+    expect(otherEncoding.headers['content-encoding']).toBe('br')
   })
 
   it('speaks the protocol version, close codes and ping interval of the server', () => {

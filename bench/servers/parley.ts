@@ -15,7 +15,7 @@ import { answerProbes, reportReady, stopOn } from './lifecycle.js'
 
 const seedMessages = Number(process.argv[2] ?? VISITOR_COUNT)
 const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'))
-// Defaults as a real deployment has them (WAL, synchronous=FULL), not the caller's environment.
+// Defaults as a real deployment has them (WAL, durable commits), not the caller's environment.
 const config: Config = {
   ...loadConfig({}),
   databaseUrl: `sqlite:${join(dir, 'parley.db')}`,

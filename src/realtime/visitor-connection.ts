@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js'
 import type { Signal } from '../ports/pubsub.js'
 import { onlineAgentCards } from '../services/agents.js'
 import type { ServiceDeps } from '../services/deps.js'
+import { isKeyStored } from '../services/idempotency.js'
 import { sendAutoMessage, sendVisitorMessage } from '../services/messages.js'
 import { updateIntegrationData } from '../services/visitors.js'
 import {
@@ -212,7 +213,15 @@ export class VisitorConnection extends Connection {
   }
 
   private async message(frame: Extract<VisitorClientFrame, { type: 'message' | 'autoMessage' }>): Promise<void> {
-    const retryAfterMs = this.throttle()
+    const { deps } = this.shared
+    const visitorId = this.visitorId!
+    // The clientId is the idempotency key: a message re-sent after a reconnect is stored once.
+    const idempotency = { key: frame.clientId, scope: `widget ${frame.type} ${visitorId}`, body: { text: frame.text } }
+    // A re-send of a message already stored (its ack was lost with the connection) stores nothing,
+    // so it costs nothing: otherwise a burst re-sent after a reconnect is refused, and the widget
+    // marks messages "not sent" that the agent already has.
+    const resent = await isKeyStored(deps, this.accountId, idempotency.scope, idempotency.key)
+    const retryAfterMs = resent ? 0 : this.throttle()
     if (retryAfterMs > 0) {
       const seconds = Math.ceil(retryAfterMs / 1000)
       return this.sendError('rate_limited', `You're sending messages too quickly. Try again in ${seconds} s.`, {
@@ -220,10 +229,6 @@ export class VisitorConnection extends Connection {
         retryAfterMs,
       })
     }
-    const { deps } = this.shared
-    const visitorId = this.visitorId!
-    // The clientId is the idempotency key: a message re-sent after a reconnect is stored once.
-    const idempotency = { key: frame.clientId, scope: `widget ${frame.type} ${visitorId}`, body: { text: frame.text } }
     try {
       const message =
         frame.type === 'message'

@@ -61,6 +61,12 @@ export async function onceForKey<T>(
   return result
 }
 
+/** Whether a live key already holds a stored result: a retry with it would store nothing. */
+export async function isKeyStored(deps: ServiceDeps, accountId: string, scope: string, key: string): Promise<boolean> {
+  const stored = await deps.storage.read.idempotency.get(accountId, scope, key)
+  return stored !== undefined && stored.createdAt > deps.clock.now() - deps.settings.idempotencyTtlMs
+}
+
 /** Forgets keys older than the retention time. Returns how many were removed. */
 export function purgeExpiredIdempotencyKeys(deps: ServiceDeps): Promise<number> {
   return deps.storage.transaction((tx) => tx.idempotency.purgeBefore(deps.clock.now() - deps.settings.idempotencyTtlMs))

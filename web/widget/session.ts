@@ -72,7 +72,13 @@ export class Session {
   slowDown = 0
 
   private ws: WebSocket | undefined
+  /** This page's visitor, once welcomed: reconnects resume it, whatever another tab stored since. */
+  private token: string | undefined
+  /** The token the current socket's hello carried. */
+  private sentToken: string | undefined
   private outbox: Outgoing[]
+  /** Client ids this page has had in its outbox; the stored outbox's others are other tabs'. */
+  private readonly known = new Set<string>()
   private integration: Record<string, IntegrationValue> | undefined
   /** The integration data sent last: the server does not acknowledge it, but may refuse it. */
   private integrationSent: Record<string, IntegrationValue> | undefined
@@ -94,10 +100,15 @@ export class Session {
     private readonly store: Store,
     private readonly changed: () => void,
   ) {
-    const saved = store.read()
-    // A signed-in user's token must not carry over to whoever uses the browser after they sign out.
-    if (saved.bound && !identity.visitorId) store.save({ visitorToken: undefined, visitorId: undefined, bound: false })
+    let saved = store.read()
+    // Nothing of a signed-in user (their token, unsent messages, e-mail) carries over to whoever
+    // uses the browser after they sign out, or to the next user who signs in.
+    if (saved.bound && saved.visitorId !== identity.visitorId) {
+      store.save({ visitorToken: undefined, visitorId: undefined, bound: false, outbox: [], email: undefined, readUpTo: undefined, seq: undefined })
+      saved = store.read()
+    }
     this.outbox = saved.outbox ?? []
+    for (const entry of this.outbox) this.known.add(entry.clientId)
     for (const entry of this.outbox) {
       if (entry.kind === 'message') this.conversation.addPending(entry.clientId, entry.text, entry.createdAt)
       if (entry.failed) this.conversation.setState(entry.clientId, 'failed')
@@ -189,8 +200,11 @@ export class Session {
     }
   }
 
+  /** Writes this page's outbox beside the entries other tabs of the site keep there. */
   private saveOutbox(): void {
-    this.store.save({ outbox: this.outbox })
+    for (const entry of this.outbox) this.known.add(entry.clientId)
+    const others = (this.store.read().outbox ?? []).filter((entry) => !this.known.has(entry.clientId))
+    this.store.save({ outbox: [...others, ...this.outbox] })
   }
 
   private send(frame: VisitorClientFrame): boolean {
@@ -219,11 +233,11 @@ export class Session {
   }
 
   private hello(): VisitorClientFrame {
-    const saved = this.store.read()
+    this.sentToken = this.token ?? this.store.read().visitorToken
     const { visitorId, visitorIdSignature, groupId, language } = this.identity
     return {
       type: 'hello',
-      visitorToken: saved.visitorToken,
+      visitorToken: this.sentToken,
       visitorId,
       visitorIdSignature,
       groupId,
@@ -328,12 +342,19 @@ export class Session {
     this.accountName = frame.accountName
     this.agents = frame.agents
     if (!frame.resumed) this.conversation.reset(frame.messages, frame.seq)
-    this.store.save({
-      visitorToken: frame.visitorToken,
-      visitorId: frame.visitorId,
-      bound: this.identity.visitorId !== undefined,
-      seq: this.conversation.seq,
-    })
+    this.token = frame.visitorToken
+    // Two tabs on a first visit each become a visitor; the first to store its token stays the
+    // site's visitor (the other tab goes on as its own until it is reloaded). A bound visitor's
+    // token always replaces what was there.
+    const stored = this.store.read().visitorToken
+    if (stored === undefined || stored === this.sentToken || this.identity.visitorId !== undefined) {
+      this.store.save({
+        visitorToken: frame.visitorToken,
+        visitorId: frame.visitorId,
+        bound: this.identity.visitorId !== undefined,
+        seq: this.conversation.seq,
+      })
+    }
     for (const entry of this.outbox) if (!entry.failed) this.transmit(entry)
     this.flushIntegration()
   }
@@ -346,6 +367,20 @@ export class Session {
   private refused(frame: ErrorFrame): void {
     if (frame.code === 'binding_refused') this.problem = 'refused'
     if (frame.code === 'unknown_widget') this.problem = 'unavailable'
+    if (!this.connected && this.problem === undefined) {
+      // Refused before the welcome. A hello the server cannot read (the page's setup is wrong,
+      // say a visitorId over 128 characters) would be refused again: say so and stop. Anything
+      // else (a server error) is a failed connection: back off and try again.
+      if (frame.code === 'invalid_frame') {
+        console.warn(`Parley chat: ${frame.message}`)
+        this.problem = 'unavailable'
+        this.stopped = true
+        this.disconnect(1000)
+      } else {
+        this.dropped(1006)
+      }
+      return
+    }
     const limited = frame.code === 'rate_limited'
     const pauseMs = Math.max(1000, frame.retryAfterMs ?? 1000)
     const entry = frame.clientId ? this.outbox.find((e) => e.clientId === frame.clientId) : undefined

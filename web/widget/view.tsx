@@ -161,7 +161,8 @@ function Panel({ props }: { props: ViewProps }) {
       aria-label={title}
       hidden={!open}
       onKeyDown={(event) => {
-        if (event.key === 'Escape') {
+        // Escape while an input method composes cancels the composition, not the chat.
+        if (event.key === 'Escape' && !event.isComposing && event.keyCode !== 229) {
           event.stopPropagation()
           props.onToggle(false)
         }

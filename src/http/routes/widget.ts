@@ -33,12 +33,16 @@ function etag(bundle: WidgetBundle, encoding: Encoding): string {
   return `"${bundle.hash}${encoding === 'identity' ? '' : `-${encoding}`}"`
 }
 
-/** If-None-Match uses the weak comparison: any representation of this bundle is still fresh. */
-function notModified(request: FastifyRequest, bundle: WidgetBundle): boolean {
+/**
+ * If-None-Match with the weak comparison (a `W/` prefix is ignored): fresh when the client holds
+ * the very representation it would get now. Another encoding's tag is another representation: a
+ * 304 for it would name a tag that no cache keyed on Accept-Encoding holds.
+ */
+function notModified(request: FastifyRequest, current: string): boolean {
   const header = request.headers['if-none-match']
   if (!header) return false
   const tags = header.split(',').map((tag) => tag.trim().replace(/^W\//, ''))
-  return tags.includes('*') || tags.some((tag) => tag.startsWith(`"${bundle.hash}`) && tag.endsWith('"'))
+  return tags.includes('*') || tags.includes(current)
 }
 
 async function sendScript(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -51,15 +55,16 @@ async function sendScript(ctx: AppContext, request: FastifyRequest, reply: Fasti
   }
   const accept = request.headers['accept-encoding']
   const encoding: Encoding = acceptsEncoding(accept, 'br') ? 'br' : acceptsEncoding(accept, 'gzip') ? 'gzip' : 'identity'
+  const tag = etag(bundle, encoding)
   reply
     .header('content-type', 'text/javascript; charset=utf-8')
     .header('cache-control', SCRIPT_CACHE)
-    .header('etag', etag(bundle, encoding))
+    .header('etag', tag)
     .header('vary', 'Accept-Encoding')
     .header('cross-origin-resource-policy', 'cross-origin')
     .header('access-control-allow-origin', '*')
     .header('x-content-type-options', 'nosniff')
-  if (notModified(request, bundle)) return reply.code(304).send()
+  if (notModified(request, tag)) return reply.code(304).send()
   if (encoding !== 'identity') reply.header('content-encoding', encoding)
   return reply.send(encoding === 'br' ? bundle.br : encoding === 'gzip' ? bundle.gzip : bundle.identity)
 }
