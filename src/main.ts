@@ -4,6 +4,7 @@ import { createContext, type AppContext } from './context.js'
 import { buildApp, type App } from './http/app.js'
 import { createAccount, listAccounts } from './services/accounts.js'
 import { startBackgroundJobs } from './background.js'
+import { WEBHOOK_TIMEOUT_MS } from './webhooks/worker.js'
 
 export interface Banner {
   apiUrl: string
@@ -58,7 +59,9 @@ export async function serve(config: Config): Promise<{ app: App; ctx: AppContext
   }
   process.stdout.write(formatBanner(banner))
   const stopJobs = startBackgroundJobs(ctx)
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+  // Long enough for a webhook attempt in flight to end (its timeout) and be recorded: cut short,
+  // its delivery would be sent again after the restart.
+  closeWithGrace({ delay: WEBHOOK_TIMEOUT_MS + 10_000 }, async ({ err, signal }) => {
     if (err) ctx.logger.error({ err }, 'shutting down after an error')
     else ctx.logger.info({ signal }, 'shutting down')
     await stopJobs()

@@ -7,6 +7,7 @@ import { recordEvent, transact } from './deps.js'
 import { deleteAgentMessage, editAgentMessage, pushMessage, sendAgentMessage, sendAutoMessage, sendVisitorMessage } from './messages.js'
 import { createTestDeps, newAccountId, START, type TestDeps } from './test-deps.js'
 import { createWebhook, updateWebhook } from './webhooks.js'
+import { MAX_FRAGMENT_MESSAGES } from './webhook-outbox.js'
 
 let deps: TestDeps
 let accountId: string
@@ -117,6 +118,27 @@ describe('conversationFragment', () => {
     const second = await visitorSays('Thanks')
     const list = await deliveries(e)
     expect(list.map((d) => d.body.messages.map((m: { id: string }) => m.id))).toEqual([[first.id], [second.id]])
+  })
+
+  it('starts a new fragment once the last one is past its window, though it still waits to be sent', async () => {
+    const e = await endpoint(['conversationFragment'])
+    await visitorSays('Hello')
+    const first = await agentSays('Hi')
+    // Its window closed, but no worker claimed it (say an earlier delivery keeps failing).
+    deps.clock.advance(5_000)
+    const second = await visitorSays('Are you there?')
+    deps.clock.advance(600_000)
+    const third = await visitorSays('Hello?')
+    const list = await deliveries(e)
+    expect(list.map((d) => d.body.messages.map((m: { id: string }) => m.id))).toEqual([[first.id], [second.id], [third.id]])
+  })
+
+  it(`carries at most ${MAX_FRAGMENT_MESSAGES} messages in one fragment`, async () => {
+    const e = await endpoint(['conversationFragment'])
+    await visitorSays('Hello')
+    for (let i = 0; i <= MAX_FRAGMENT_MESSAGES; i++) await agentSays(`line ${i}`)
+    const sizes = (await deliveries(e)).map((d) => d.body.messages.length)
+    expect(sizes).toEqual([MAX_FRAGMENT_MESSAGES, 1])
   })
 
   it('keeps fragments per endpoint and per conversation', async () => {

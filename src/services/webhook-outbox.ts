@@ -31,6 +31,8 @@ export type ConversationMoment =
 
 /** A transcript carries at most this many messages: the latest of a very long conversation. */
 export const TRANSCRIPT_MESSAGE_LIMIT = 1000
+/** Messages one conversationFragment carries at most; a burst beyond goes on in the next. */
+export const MAX_FRAGMENT_MESSAGES = 100
 
 function brevoEventOf(moment: ConversationMoment): BrevoWebhookEvent | undefined {
   switch (moment.kind) {
@@ -139,10 +141,22 @@ export async function queueWebhookDeliveries(
         // sets the lease that makes replaceUnclaimedPayload refuse. A fragment is joined only if
         // it is the latest pending one: anything queued after it (a transcript) waits behind it,
         // so the new message must come after that.
+        // It must also still be in its window: one held back (an earlier delivery of the
+        // conversation failing for days) would otherwise gather every later message into one body
+        // too big for its receiver. Past its window or full, the message starts the next one.
         const last = await tx.webhookDeliveries.lastPendingOfConversation(event.accountId, endpoint.id, conversation.id)
-        if (last?.event === 'conversationFragment' && last.status === 'pending' && last.attempts === 0 && last.leasedUntil === undefined) {
-          const extended = extendFragment(JSON.parse(last.payload) as ConversationFragmentPayload, moment.message, facts)
-          if (await tx.webhookDeliveries.replaceUnclaimedPayload(event.accountId, last.id, JSON.stringify(extended))) continue
+        if (
+          last?.event === 'conversationFragment' &&
+          last.status === 'pending' &&
+          last.attempts === 0 &&
+          last.leasedUntil === undefined &&
+          last.nextAt > now
+        ) {
+          const fragment = JSON.parse(last.payload) as ConversationFragmentPayload
+          if (fragment.messages.length < MAX_FRAGMENT_MESSAGES) {
+            const extended = extendFragment(fragment, moment.message, facts)
+            if (await tx.webhookDeliveries.replaceUnclaimedPayload(event.accountId, last.id, JSON.stringify(extended))) continue
+          }
         }
         fresh ??= JSON.stringify(conversationFragment([moment.message], facts))
         await queue(endpoint.id, 'conversationFragment', fresh, now + deps.settings.webhookFragmentWindowMs, conversation.id)

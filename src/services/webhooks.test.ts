@@ -138,6 +138,22 @@ describe('changing endpoints', () => {
     expect(await getDelivery(deps, accountId, delivery.id)).toMatchObject({ id: delivery.id, status: 'pending', attempts: 0 })
   })
 
+  it('refuses to replay a delivery while an attempt holds it, and replays it once that lease has run out', async () => {
+    const { endpoint } = await create({ events: ['message.created'] })
+    const agentId = (await createAgent(deps, accountId, { email: 'liz@acme.test', name: 'Liz' })).id
+    await sendAgentMessage(deps, accountId, { visitorId: 'v', text: 'hi', agentId })
+    const [delivery] = await listDeliveries(deps, accountId, endpoint.id, { limit: 10 })
+    const now = deps.clock.now()
+    await deps.storage.transaction((tx) => tx.webhookDeliveries.claimDue(now, now + 60_000, 10))
+    const refused = await refusal(replayDelivery(deps, accountId, delivery.id))
+    expect(refused).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/being attempted/) })
+    // The worker that held it died: once its lease is over, a replay takes the delivery back.
+    deps.clock.advance(60_000)
+    const replayed = await replayDelivery(deps, accountId, delivery.id)
+    expect(replayed).toMatchObject({ status: 'pending', nextAt: deps.clock.now() })
+    expect(replayed.leasedUntil).toBeUndefined()
+  })
+
   it('deletes an endpoint with its deliveries', async () => {
     const { endpoint } = await create({ events: ['message.created'] })
     const agentId = (await createAgent(deps, accountId, { email: 'liz@acme.test', name: 'Liz' })).id

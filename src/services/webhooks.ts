@@ -1,4 +1,4 @@
-import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
+import { AppError, InvalidParameterError, NotFoundError } from '../domain/errors.js'
 import { generateId } from '../domain/ids.js'
 import {
   generateWebhookSecret,
@@ -204,7 +204,12 @@ export async function replayDelivery(deps: ServiceDeps, accountId: string, id: s
     if (found) tx.onCommit(() => deps.webhookDispatch.wake())
     return found
   })
-  if (!replayed) throw new NotFoundError(`Webhook delivery "${id}" not found`)
+  if (!replayed) {
+    if (await deps.storage.read.webhookDeliveries.get(accountId, id)) {
+      throw new AppError('bad_request', `Webhook delivery "${id}" is being attempted right now; replay it once that attempt is recorded`)
+    }
+    throw new NotFoundError(`Webhook delivery "${id}" not found`)
+  }
   return getDelivery(deps, accountId, id)
 }
 

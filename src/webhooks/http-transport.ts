@@ -43,10 +43,20 @@ export function createHttpWebhookTransport(options: { allowPrivateTargets: boole
     async send(request: WebhookRequest): Promise<WebhookResponse> {
       const deadline = Date.now() + request.timeoutMs
       let target
+      let expired: NodeJS.Timeout | undefined
       try {
-        target = await check(request.url)
+        // The address lookup counts against the deadline: a resolver that never answers must not
+        // hold the attempt past its timeout (and the delivery past its lease).
+        target = await Promise.race([
+          check(request.url),
+          new Promise<never>((_, reject) => {
+            expired = setTimeout(() => reject(new Error(`no address for the host within ${request.timeoutMs / 1000} s`)), request.timeoutMs)
+          }),
+        ])
       } catch (err) {
         throw new WebhookSendError((err as Error).message)
+      } finally {
+        clearTimeout(expired)
       }
       const secure = target.url.protocol === 'https:'
       const body = Buffer.from(request.body)

@@ -181,6 +181,31 @@ describe('order and claims', () => {
 })
 
 describe('the running worker', () => {
+  it('leaves a delivery that waited most of its lease to be claimed again, rather than send it late', async () => {
+    const { endpoint: e } = await endpoint()
+    const releases: Array<() => void> = []
+    deps.webhookTransport.respond = () => new Promise((resolve) => releases.push(() => resolve(ok())))
+    const stop = startWebhookWorker(deps, { pollMs: 3_600_000, concurrency: 1 })
+    await say('Hello')
+    await vi.waitFor(() => expect(deps.webhookTransport.sent).toHaveLength(1))
+    // Claimed behind the one in flight, and waiting for its slot.
+    await say('Hello too', 'visitor-2')
+    await vi.waitFor(async () => expect((await deliveriesOf(e.id))[1].leasedUntil).toBe(START + WEBHOOK_LEASE_MS))
+    // The first takes 45 s: 15 s of lease left is less than an attempt may take.
+    deps.clock.advance(WEBHOOK_LEASE_MS - WEBHOOK_TIMEOUT_MS)
+    releases[0]()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(deps.webhookTransport.sent).toHaveLength(1)
+    // Once the lease is over it is claimed afresh, and sent once.
+    deps.clock.advance(WEBHOOK_TIMEOUT_MS)
+    deps.webhookDispatch.wake()
+    await vi.waitFor(() => expect(deps.webhookTransport.sent).toHaveLength(2))
+    releases[1]()
+    await stop()
+    expect(sentTexts()).toEqual(['Hello', 'Hello too'])
+    expect((await deliveriesOf(e.id)).map((d) => d.status)).toEqual(['delivered', 'delivered'])
+  })
+
   it('sends what a commit hands it, the rest when a slot frees, and its stop waits for attempts in flight', async () => {
     const { endpoint: e } = await endpoint()
     const releases: Array<() => void> = []

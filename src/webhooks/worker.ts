@@ -18,6 +18,8 @@ export const WEBHOOK_CONCURRENCY = 32
 export const WEBHOOK_POLL_MS = 250
 
 const ERROR_EXCERPT = 200
+/** Time an attempt's outcome may take to be recorded after its response. */
+const LEASE_MARGIN_MS = 5_000
 
 export interface WorkerOptions {
   /** In [0, 1): the retry jitter. */
@@ -240,13 +242,24 @@ export function startWebhookWorker(deps: ServiceDeps, options: WorkerOptions = {
   }
 
   function fill(): void {
-    while (ready.length > 0 && (inFlight.size < concurrency || stopped)) start(ready.shift()!)
+    while (ready.length > 0 && (inFlight.size < concurrency || stopped)) {
+      const next = ready.shift()!
+      // One that waited so long its lease would end mid-attempt is left to be claimed again:
+      // sent now, it could be sent twice, and out of order with its conversation's next.
+      if (next.leasedUntil - deps.clock.now() < WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS) continue
+      start(next)
+    }
   }
 
   function take(deliveries: WebhookDelivery[]): void {
-    // A slot is held while their endpoints are read, so room() counts them at once.
+    // A slot is held while their endpoints are read, so room() counts them at once. Concurrent
+    // commits each saw room for theirs, so together they may bring more than there is: the
+    // extra wait in `ready` like claimed ones.
     occupy(withEndpoints(deps, deliveries))
-      .then((handed) => handed.forEach(start))
+      .then((handed) => {
+        ready.push(...handed)
+        fill()
+      })
       .catch((err) => deps.logger.warn({ err }, 'reading the endpoints of handed webhook deliveries failed'))
   }
 

@@ -952,11 +952,14 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         return rows.map(toWebhookDelivery)
       },
       async replay(accountId, id, at) {
+        // Not while an attempt holds the lease: its outcome, recorded under that lease, would
+        // undo the replay. An expired lease (a worker that died) is cleared.
         const result = await db
           .updateTable('webhook_delivery')
-          .set({ status: 'pending', tries: 0, next_at: at })
+          .set({ status: 'pending', tries: 0, next_at: at, leased_until: null })
           .where('account_id', '=', accountId)
           .where('id', '=', id)
+          .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<=', at)]))
           .executeTakeFirst()
         return Number(result.numUpdatedRows) > 0
       },
