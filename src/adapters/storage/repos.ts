@@ -722,11 +722,20 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         return rows.map(toWebhookEndpoint)
       },
       async listEnabled(accountId) {
+        // @NOTE On PostgreSQL the rows are locked FOR KEY SHARE (the lock each delivery's foreign
+        // key takes anyway, taken earlier): an endpoint deleted concurrently is either gone from
+        // this list or waits for this transaction, never deleted between this read and the
+        // deliveries inserted for it, which would fail the message with a foreign-key error.
         const { rows } = await prepared(
           db,
           'webhookEndpoints.listEnabled',
           (q, p: { accountId: string }) =>
-            q.selectFrom('webhook_endpoint').select(['id', 'events']).where('account_id', '=', p.accountId).where('enabled', '=', 1),
+            q
+              .selectFrom('webhook_endpoint')
+              .select(['id', 'events'])
+              .where('account_id', '=', p.accountId)
+              .where('enabled', '=', 1)
+              .$if(q.getExecutor().adapter instanceof PostgresAdapter, (sub) => sub.forKeyShare()),
           { accountId },
         )
         return rows.map((r) => ({ id: r.id, events: JSON.parse(r.events) as WebhookEventName[] }))
