@@ -7,7 +7,7 @@
 // BENCH_CONNECTIONS  concurrent connections (32)
 // BENCH_SOCKETS      realtime: visitor sockets held open per server (5000)
 // BENCH_RATE         realtime: messages per second the agent posts through the REST API (500)
-// BENCH_WEBHOOK_DELIVERIES  webhooks: backlog each side delivers (20000)
+// BENCH_WEBHOOK_DELIVERIES  webhooks: backlog each side delivers (60000)
 // BENCH_WEBHOOK_LATENCY     webhooks: REST calls timed to their webhook's arrival, at 100/s (500)
 // BENCH_CPU_PROF     a directory: the Parley child writes a V8 CPU profile there when it stops
 // BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)

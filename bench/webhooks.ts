@@ -6,7 +6,7 @@
 // The receiver runs in this process and times both sides the same way: from the command that
 // starts the sending to the last arrival.
 //
-// BENCH_WEBHOOK_DELIVERIES   backlog per side (20000)
+// BENCH_WEBHOOK_DELIVERIES   backlog per side (60000: the baseline sends it in about 3 s; 20,000 took 1 s and its ratio swung 0.30-0.64)
 // BENCH_WEBHOOK_LATENCY      REST calls timed to their webhook's arrival, at 100/s (500)
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -181,7 +181,7 @@ async function latency(samples: number, parley: ChildServer<ParleyInfo>, receive
 
 async function run({ parleyNodeArgs, only, progress }: BenchOptions): Promise<BenchResult[]> {
   if (only && !SCENARIO.includes(only)) return []
-  const count = countSetting('BENCH_WEBHOOK_DELIVERIES', 20_000)
+  const count = countSetting('BENCH_WEBHOOK_DELIVERIES', 60_000)
   const samples = countSetting('BENCH_WEBHOOK_LATENCY', 500)
   const receiver = await startReceiver()
   const parley = await startChild<ParleyInfo>('parley', 'bench/servers/parley-webhooks.ts', {
