@@ -69,6 +69,13 @@ describe('the HTTP webhook transport', () => {
     expect((outcome as Error).message).toBe('no complete response within 0.2 s')
   })
 
+  it('counts the address lookup against the deadline: a resolver that never answers times out', async () => {
+    const stuck = createHttpWebhookTransport({ allowPrivateTargets: false, lookup: () => new Promise(() => {}) })
+    const outcome = await stuck.send({ url: 'https://hooks.example.com/x', headers: {}, body: '{}', timeoutMs: 200 }).catch((err: unknown) => err)
+    expect(outcome).toBeInstanceOf(WebhookSendError)
+    expect((outcome as Error).message).toBe('no complete response within 0.2 s')
+  })
+
   it('reports a refused connection as an error, not a status', async () => {
     // A port that was just free: nobody listens there.
     const probe = createServer()

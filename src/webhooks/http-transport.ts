@@ -40,76 +40,66 @@ export function createHttpWebhookTransport(options: { allowPrivateTargets: boole
     async checkTarget(url) {
       await check(url)
     },
-    async send(request: WebhookRequest): Promise<WebhookResponse> {
-      const deadline = Date.now() + request.timeoutMs
-      let target
-      let expired: NodeJS.Timeout | undefined
-      try {
-        // The address lookup counts against the deadline: a resolver that never answers must not
-        // hold the attempt past its timeout (and the delivery past its lease).
-        target = await Promise.race([
-          check(request.url),
-          new Promise<never>((_, reject) => {
-            expired = setTimeout(() => reject(new Error(`no address for the host within ${request.timeoutMs / 1000} s`)), request.timeoutMs)
-          }),
-        ])
-      } catch (err) {
-        throw new WebhookSendError((err as Error).message)
-      } finally {
-        clearTimeout(expired)
-      }
-      const secure = target.url.protocol === 'https:'
+    send(request: WebhookRequest): Promise<WebhookResponse> {
       const body = Buffer.from(request.body)
       return new Promise<WebhookResponse>((resolve, reject) => {
         let settled = false
+        let req: http.ClientRequest | undefined
         const fail = (message: string) => {
           if (settled) return
           settled = true
           clearTimeout(timer)
+          req?.destroy()
           reject(new WebhookSendError(message))
         }
-        const req = (secure ? https : http).request(
-          target.url,
-          {
-            method: 'POST',
-            agent: secure ? agents.https : agents.http,
-            headers: {
-              'content-type': 'application/json',
-              'user-agent': USER_AGENT,
-              ...request.headers,
-              'content-length': String(body.length),
-            },
-            ...(target.address ? { lookup: pinnedLookup(target.address) } : {}),
+        // One deadline for the whole exchange, the address lookup included: a resolver that never
+        // answers must not hold the attempt past its timeout (and the delivery past its lease).
+        const timer = setTimeout(() => fail(`no complete response within ${request.timeoutMs / 1000} s`), request.timeoutMs)
+        check(request.url).then(
+          (target) => {
+            if (settled) return
+            const secure = target.url.protocol === 'https:'
+            req = (secure ? https : http).request(
+              target.url,
+              {
+                method: 'POST',
+                agent: secure ? agents.https : agents.http,
+                headers: {
+                  'content-type': 'application/json',
+                  'user-agent': USER_AGENT,
+                  ...request.headers,
+                  'content-length': String(body.length),
+                },
+                ...(target.address ? { lookup: pinnedLookup(target.address) } : {}),
+              },
+              (res) => {
+                const chunks: Buffer[] = []
+                let kept = 0
+                res.on('data', (chunk: Buffer) => {
+                  if (kept < BODY_EXCERPT_BYTES) {
+                    chunks.push(chunk)
+                    kept += chunk.length
+                  }
+                })
+                res.on('end', () => {
+                  if (settled) return
+                  settled = true
+                  clearTimeout(timer)
+                  const retryAfter = res.headers['retry-after']
+                  resolve({
+                    status: res.statusCode ?? 0,
+                    ...(retryAfter !== undefined ? { retryAfter } : {}),
+                    bodyExcerpt: Buffer.concat(chunks).subarray(0, BODY_EXCERPT_BYTES).toString('utf8'),
+                  })
+                })
+                res.on('error', (err) => fail(`response interrupted: ${err.message}`))
+              },
+            )
+            req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ? `${err.code}: ${err.message}` : err.message))
+            req.end(body)
           },
-          (res) => {
-            const chunks: Buffer[] = []
-            let kept = 0
-            res.on('data', (chunk: Buffer) => {
-              if (kept < BODY_EXCERPT_BYTES) {
-                chunks.push(chunk)
-                kept += chunk.length
-              }
-            })
-            res.on('end', () => {
-              if (settled) return
-              settled = true
-              clearTimeout(timer)
-              const retryAfter = res.headers['retry-after']
-              resolve({
-                status: res.statusCode ?? 0,
-                ...(retryAfter !== undefined ? { retryAfter } : {}),
-                bodyExcerpt: Buffer.concat(chunks).subarray(0, BODY_EXCERPT_BYTES).toString('utf8'),
-              })
-            })
-            res.on('error', (err) => fail(`response interrupted: ${err.message}`))
-          },
+          (err: Error) => fail(err.message),
         )
-        const timer = setTimeout(() => {
-          fail(`no complete response within ${request.timeoutMs / 1000} s`)
-          req.destroy()
-        }, Math.max(0, deadline - Date.now()))
-        req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ? `${err.code}: ${err.message}` : err.message))
-        req.end(body)
       })
     },
   }

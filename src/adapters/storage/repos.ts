@@ -703,13 +703,15 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         )
       },
       async get(accountId, id) {
-        const row = await db
-          .selectFrom('webhook_endpoint')
-          .selectAll()
-          .where('account_id', '=', accountId)
-          .where('id', '=', id)
-          .executeTakeFirst()
-        return row && toWebhookEndpoint(row)
+        // Once per batch of claimed deliveries: prepared.
+        const { rows } = await prepared(
+          db,
+          'webhookEndpoints.get',
+          (q, p: { accountId: string; id: string }) =>
+            q.selectFrom('webhook_endpoint').selectAll().where('account_id', '=', p.accountId).where('id', '=', p.id),
+          { accountId, id },
+        )
+        return rows[0] && toWebhookEndpoint(rows[0])
       },
       async list(accountId) {
         const rows = await db
