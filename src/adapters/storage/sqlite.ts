@@ -174,9 +174,9 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
   database.pragma('synchronous = NORMAL')
   // @NOTE Checkpoints. A worker thread copies committed frames into the database file, off the
   // event loop (checkpointer.ts); when it has caught up between two commits, the next commit
-  // starts the WAL over. Under sustained writes it never quite catches up (frames keep arriving while it
-  // copies), and a WAL that is never started over grows without end: 1.6 GB in 20 s of the POST
-  // benchmark. So commits still checkpoint themselves every ~40 MB of WAL (not SQLite's 4 MB: hot
+  // starts the WAL over. Under sustained writes it never quite catches up (frames keep arriving
+  // while it copies), and a WAL that is never started over grows without end: 1.6 GB in 20 s of
+  // the POST benchmark. So commits still checkpoint themselves every ~40 MB of WAL (not SQLite's 4 MB: hot
   // pages are rewritten in many commits and copied once per checkpoint); run by the writer between
   // two commits, that checkpoint always completes, and with the worker's copying done it has
   // little left to copy. Should the worker fail, this alone is the old behaviour.
