@@ -3,18 +3,13 @@
 // be queued first and its draining timed.
 // Usage: node --import tsx bench/servers/parley-webhooks.ts <receiver url>   (with an IPC channel)
 // Prints one JSON line ({ port, apiKey, agentId, endpointId, secret }) once it listens on 127.0.0.1.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { startBackgroundJobs } from '../../src/background.js'
-import { loadConfig, type Config } from '../../src/config.js'
-import { createContext } from '../../src/context.js'
-import { buildApp } from '../../src/http/app.js'
 import { createAccount, createAgent } from '../../src/services/accounts.js'
 import { sendAgentMessage } from '../../src/services/messages.js'
 import { createWebhook } from '../../src/services/webhooks.js'
 import { messageText, VISITOR_COUNT, visitorId } from '../lib/workload.js'
-import { answerRequests, reportReady, stopOn } from './lifecycle.js'
+import { startBenchParley } from './bench-parley.js'
+import { answerRequests, reportReady } from './lifecycle.js'
 
 export type ParleyWebhooksRequest =
   | { type: 'seed'; count: number }
@@ -25,25 +20,10 @@ export type ParleyWebhooksRequest =
 
 const receiverUrl = process.argv[2]
 if (!receiverUrl) throw new Error('usage: parley-webhooks.ts <receiver url>')
-const dir = mkdtempSync(join(tmpdir(), 'parley-bench-webhooks-'))
-const config: Config = {
-  ...loadConfig({}),
-  databaseUrl: `sqlite:${join(dir, 'parley.db')}`,
-  host: '127.0.0.1',
-  port: 0,
-  logLevel: 'warn',
-  rateLimitPerMinute: 1_000_000_000,
-  // The receiver is on 127.0.0.1.
-  webhooksAllowPrivateTargets: true,
-}
-const ctx = await createContext(config)
-const app = await buildApp(ctx)
 let stopJobs: (() => Promise<void>) | undefined
-stopOn(async () => {
+// The receiver is on 127.0.0.1.
+const { ctx, app } = await startBenchParley('webhooks', { webhooksAllowPrivateTargets: true }, async () => {
   await stopJobs?.()
-  await app.close()
-  await ctx.close()
-  rmSync(dir, { recursive: true, force: true })
 })
 
 const { account, apiKey } = await createAccount(ctx, 'Bench site')

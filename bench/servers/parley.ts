@@ -2,35 +2,14 @@
 // Usage: node --import tsx bench/servers/parley.ts <seed messages>
 // Prints one JSON line ({ port, apiKey, agentId, widgetId, messageIds }) once it listens on 127.0.0.1.
 // Started with an IPC channel, it answers memory and CPU probes (bench/realtime.ts).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { loadConfig, type Config } from '../../src/config.js'
-import { createContext } from '../../src/context.js'
-import { buildApp } from '../../src/http/app.js'
 import { createAccount, createAgent } from '../../src/services/accounts.js'
 import { sendAgentMessage } from '../../src/services/messages.js'
 import { messageText, VISITOR_COUNT, visitorId } from '../lib/workload.js'
-import { answerProbes, reportReady, stopOn } from './lifecycle.js'
+import { startBenchParley } from './bench-parley.js'
+import { answerProbes, reportReady } from './lifecycle.js'
 
 const seedMessages = Number(process.argv[2] ?? VISITOR_COUNT)
-const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'))
-// Defaults as a real deployment has them (WAL, durable commits), not the caller's environment.
-const config: Config = {
-  ...loadConfig({}),
-  databaseUrl: `sqlite:${join(dir, 'parley.db')}`,
-  host: '127.0.0.1',
-  port: 0,
-  logLevel: 'warn',
-  rateLimitPerMinute: 1_000_000_000,
-}
-const ctx = await createContext(config)
-const app = await buildApp(ctx)
-stopOn(async () => {
-  await app.close()
-  await ctx.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const { ctx, app, databasePath } = await startBenchParley('rest')
 
 const { account, apiKey } = await createAccount(ctx, 'Bench site')
 const agent = await createAgent(ctx, account.id, { email: 'agent@bench.example', name: 'Bench Agent' })
@@ -52,7 +31,7 @@ await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 reportReady({
   port: typeof address === 'object' && address ? address.port : 0,
-  databasePath: join(dir, 'parley.db'),
+  databasePath,
   apiKey,
   agentId: agent.id,
   widgetId: account.widgetId,
