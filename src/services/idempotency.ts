@@ -27,6 +27,11 @@ function canonicalJson(value: unknown, depth = 0): string {
   return JSON.stringify(value)
 }
 
+/** Whether a stored key still counts: younger than the retention time at `now`. */
+function isLive<T extends { createdAt: number }>(deps: ServiceDeps, stored: T | undefined, now: number): stored is T {
+  return stored !== undefined && stored.createdAt > now - deps.settings.idempotencyTtlMs
+}
+
 /**
  * Runs `create` once per key: inside the same transaction, a live key with the same body returns
  * the first result, a live key with another body is refused, and an expired or unknown key runs
@@ -44,8 +49,7 @@ export async function onceForKey<T>(
   const now = deps.clock.now()
   const requestHash = createHash('sha256').update(canonicalJson(request.body)).digest('base64url')
   const stored = await tx.idempotency.get(accountId, request.scope, request.key)
-  const live = stored && stored.createdAt > now - deps.settings.idempotencyTtlMs
-  if (stored && live) {
+  if (isLive(deps, stored, now)) {
     if (stored.requestHash !== requestHash) {
       throw new DuplicateRequestError(
         'Idempotency-Key was already used with a different request body; use a new key for a new request',
@@ -63,8 +67,7 @@ export async function onceForKey<T>(
 
 /** Whether a live key already holds a stored result: a retry with it would store nothing. */
 export async function isKeyStored(deps: ServiceDeps, accountId: string, scope: string, key: string): Promise<boolean> {
-  const stored = await deps.storage.read.idempotency.get(accountId, scope, key)
-  return stored !== undefined && stored.createdAt > deps.clock.now() - deps.settings.idempotencyTtlMs
+  return isLive(deps, await deps.storage.read.idempotency.get(accountId, scope, key), deps.clock.now())
 }
 
 /** Forgets keys older than the retention time. Returns how many were removed. */
