@@ -48,10 +48,6 @@ export class HeartbeatWheel<T> {
     for (const slot of this.slots) yield* slot
   }
 
-  get size(): number {
-    return this.slots.reduce((sum, slot) => sum + slot.size, 0)
-  }
-
   stop(): void {
     clearInterval(this.timer)
   }
