@@ -5,7 +5,7 @@
 // Four children: the two servers, and one load generator per server (clients/visitor-load.ts), so
 // neither a server nor this process's printing shares the clock that times a message. Both sets of
 // sockets stay open for the whole run; slices alternate between the servers like the REST ones.
-import { startChild, type ChildServer } from './lib/child.js'
+import { cpuOf, startChild, type ChildServer } from './lib/child.js'
 import {
   percentile,
   type Benchmark,
@@ -53,7 +53,7 @@ interface Side {
 }
 
 const memory = (side: Side) => side.server.request<MemorySample>({ type: 'memory' })
-const cpu = (side: Side) => side.server.request<number>({ type: 'cpu' })
+const cpu = (side: Side) => cpuOf(side.server)()
 const load = <R>(side: Side, request: LoadRequest, timeoutMs?: number) => side.load.request<R>(request, timeoutMs)
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 /** RSS less the young generation: see `MemorySample.youngGeneration`. */

@@ -1,6 +1,6 @@
 // Brevo's REST endpoints under load: Parley against a bare Fastify app on the same routes.
 import type { Request } from 'autocannon'
-import { startChild } from './lib/child.js'
+import { cpuOf, startChild } from './lib/child.js'
 import { compare, type Benchmark, type BenchOptions, type Comparison, type Measurement } from './lib/load.js'
 import { messageText, seededRandom, VISITOR_COUNT, visitorId } from './lib/workload.js'
 
@@ -55,19 +55,21 @@ async function checkParley(url: string, info: ParleyInfo): Promise<string> {
 }
 
 function summary(m: Measurement): string {
-  return `${Math.round(m.requestsPerSecond)} req/s, p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms, ${m.non2xx} non-2xx, ${m.errors} errors`
+  const cpu = m.cpuPerRequestUs === undefined ? '' : `, ${Math.round(m.cpuPerRequestUs)} µs CPU/req`
+  return `${Math.round(m.requestsPerSecond)} req/s, p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms${cpu}, ${m.non2xx} non-2xx, ${m.errors} errors`
 }
 
 async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): Promise<Comparison[]> {
   const parley = await startChild<ParleyInfo>('parley', 'bench/servers/parley.ts', {
     args: [String(VISITOR_COUNT)],
     nodeArgs: parleyNodeArgs,
+    ipc: true,
   })
   try {
     const parleyUrl = `http://127.0.0.1:${parley.info.port}`
     const sample = await checkParley(parleyUrl, parley.info)
     progress(`Parley (pid ${parley.pid}) on ${parleyUrl}, SQLite file ${parley.info.databasePath}; a message is ${sample.length} bytes`)
-    const baseline = await startChild<{ port: number }>('baseline', 'bench/servers/baseline.ts', { args: [sample] })
+    const baseline = await startChild<{ port: number }>('baseline', 'bench/servers/baseline.ts', { args: [sample], ipc: true })
     try {
       const urls = { baseline: `http://127.0.0.1:${baseline.info.port}`, parley: parleyUrl }
       progress(`baseline (pid ${baseline.pid}) on ${urls.baseline}`)
@@ -77,7 +79,7 @@ async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): 
         { name: `GET ${MESSAGES_PATH}/{id}`, target: 0.7, requests: getRequests(parley.info) },
       ]
       for (const s of scenarios.filter((s) => !only || s.name.includes(only))) {
-        const result = await compare(s.name, s.target, urls, s.requests, settings)
+        const result = await compare(s.name, s.target, urls, s.requests, settings, { baseline: cpuOf(baseline), parley: cpuOf(parley) })
         progress(`${s.name}: baseline ${summary(result.baseline)}`)
         progress(`${s.name}: Parley   ${summary(result.parley)}`)
         results.push(result)

@@ -11,7 +11,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WEBHOOK_CONCURRENCY } from '../src/webhooks/worker.js'
-import { startChild, type ChildServer } from './lib/child.js'
+import { cpuOf, startChild, type ChildServer } from './lib/child.js'
 import { percentile, type Benchmark, type BenchOptions, type BenchResult, type Comparison, type Measurement } from './lib/load.js'
 import { messageText, VISITOR_COUNT, visitorId } from './lib/workload.js'
 import type { BaselineResult } from './servers/webhook-baseline.js'
@@ -100,7 +100,14 @@ async function startReceiver() {
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>
 
-function measurement(durations: number[], seconds: number, completed: number, statusCodes: Record<string, number>, errors: number): Measurement {
+function measurement(
+  durations: number[],
+  seconds: number,
+  completed: number,
+  statusCodes: Record<string, number>,
+  errors: number,
+  cpuUs: number,
+): Measurement {
   const sorted = Float64Array.from(durations).sort()
   const non2xx = Object.entries(statusCodes).reduce((sum, [code, n]) => (code.startsWith('2') ? sum : sum + n), 0)
   return {
@@ -113,6 +120,7 @@ function measurement(durations: number[], seconds: number, completed: number, st
     errors,
     timeouts: 0,
     statusCodes,
+    cpuPerRequestUs: completed > 0 ? cpuUs / completed : 0,
   }
 }
 
@@ -131,6 +139,7 @@ async function measure(
   const deliveries = await ask<Array<{ id: string; payload: string }>>({ type: 'pending', limit: count })
   if (deliveries.length !== count) throw new Error(`expected ${count} pending deliveries, found ${deliveries.length}`)
 
+  const baselineCpu = await cpuOf(baseline)()
   const baselineStart = performance.now()
   const result = await baseline.request<BaselineResult>(
     { type: 'run', url: receiver.url(path.baseline), secret: parley.info.secret, deliveries, concurrency: WEBHOOK_CONCURRENCY },
@@ -138,18 +147,21 @@ async function measure(
   )
   await receiver.waitFor(() => receiver.count(path.baseline) >= count - result.errors)
   const baselineSeconds = (receiver.last(path.baseline) - baselineStart) / 1000
+  const baselineCpuUs = (await cpuOf(baseline)()) - baselineCpu
 
+  const parleyCpu = await cpuOf(parley)()
   const parleyStart = performance.now()
   await ask({ type: 'start' })
   await receiver.waitFor(() => receiver.count(path.parley) >= count)
   const parleySeconds = (receiver.last(path.parley) - parleyStart) / 1000
+  const parleyCpuUs = (await cpuOf(parley)()) - parleyCpu
   await ask({ type: 'stop' })
   const durations = await ask<number[]>({ type: 'durations', limit: count })
   // Anything sent twice would be an error of Parley's: every delivery once, under its own id.
   const duplicates = receiver.count(path.parley) - receiver.distinct(path.parley)
   return {
-    baseline: measurement(result.durations, baselineSeconds, result.durations.length, result.statusCodes, result.errors),
-    parley: measurement(durations, parleySeconds, count, { 200: receiver.count(path.parley) }, duplicates),
+    baseline: measurement(result.durations, baselineSeconds, result.durations.length, result.statusCodes, result.errors, baselineCpuUs),
+    parley: measurement(durations, parleySeconds, count, { 200: receiver.count(path.parley) }, duplicates, parleyCpuUs),
   }
 }
 
@@ -198,7 +210,10 @@ async function run({ parleyNodeArgs, only, progress }: BenchOptions): Promise<Be
     const measured = await measure(count, parley, baseline, receiver, paths)
     const comparison: Comparison = { scenario: SCENARIO, target: TARGET, ...measured, warmupFailures: [] }
     for (const [name, m] of [['baseline', measured.baseline], ['Parley  ', measured.parley]] as const) {
-      progress(`${name}: ${Math.round(m.requestsPerSecond)} deliveries/s over ${m.seconds.toFixed(1)} s, POST p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms`)
+      progress(
+        `${name}: ${Math.round(m.requestsPerSecond)} deliveries/s over ${m.seconds.toFixed(1)} s, ` +
+          `${Math.round(m.cpuPerRequestUs ?? 0)} µs CPU/delivery, POST p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms`,
+      )
     }
 
     receiver.options.timeMessages = true

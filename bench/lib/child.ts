@@ -27,6 +27,9 @@ export interface IpcReply {
   error?: string
 }
 
+/** The child's CPU time so far, in µs; for a child started with `ipc: true` (see `answerRequests`). */
+export const cpuOf = (child: ChildServer<unknown>) => (): Promise<number> => child.request<number>({ type: 'cpu' })
+
 const running = new Set<ChildServer<unknown>>()
 
 /** Stops every child started here that is still running. Safe to call twice. */

@@ -26,7 +26,16 @@ export interface Measurement {
   errors: number
   timeouts: number
   statusCodes: Record<string, number>
+  /**
+   * The server process's CPU time (user + system, all its threads) over the measured slices, per
+   * request completed in them, in µs. Unlike throughput it barely moves with what else the VM runs,
+   * so it is the figure to compare two versions of Parley by. Absent when not measured.
+   */
+  cpuPerRequestUs?: number
 }
+
+/** Reads a server's CPU time so far, in µs (the `cpu` request of bench/servers/lifecycle.ts). */
+export type CpuProbe = () => Promise<number>
 
 export interface Comparison {
   scenario: string
@@ -159,7 +168,8 @@ export function describeFailures(m: Measurement): string {
 
 /**
  * Warm-up, then `rounds` slices per server in the order B P, P B, B P, … with identical settings
- * and identical request lists; throughput is all responses over all measured seconds.
+ * and identical request lists; throughput is all responses over all measured seconds. With `cpu`,
+ * each server's CPU time is read around each of its slices.
  */
 export async function compare(
   scenario: string,
@@ -167,6 +177,7 @@ export async function compare(
   urls: { baseline: string; parley: string },
   requestsFor: RequestsFor,
   settings: LoadSettings,
+  cpu?: { baseline: CpuProbe; parley: CpuProbe },
 ): Promise<Comparison> {
   const names = ['baseline', 'parley'] as const
   const warmupFailures: string[] = []
@@ -177,13 +188,20 @@ export async function compare(
     }
   }
   const slices = { baseline: [] as Slice[], parley: [] as Slice[] }
+  const cpuUs = { baseline: 0, parley: 0 }
   const seconds = settings.durationSeconds / settings.rounds
   for (let round = 0; round < settings.rounds; round++) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+      const before = await cpu?.[name]()
       slices[name].push(await runSlice(urls[name], requestsFor, settings, seconds))
+      if (cpu) cpuUs[name] += (await cpu[name]()) - before!
     }
   }
-  return { scenario, target, baseline: merge(slices.baseline), parley: merge(slices.parley), warmupFailures }
+  const measured = (name: (typeof names)[number]): Measurement => {
+    const m = merge(slices[name])
+    return cpu ? { ...m, cpuPerRequestUs: m.completed > 0 ? cpuUs[name] / m.completed : 0 } : m
+  }
+  return { scenario, target, baseline: measured('baseline'), parley: measured('parley'), warmupFailures }
 }
 
 export interface BenchOptions {

@@ -91,8 +91,15 @@ export function table(results: BenchResult[]): string {
   return tables.join('\n\n')
 }
 
+/** Each server's CPU time per request, and Parley's as a multiple of the baseline's. */
+function cpuPerRequest(c: Comparison): string {
+  const [b, p] = [c.baseline.cpuPerRequestUs, c.parley.cpuPerRequestUs]
+  if (b === undefined || p === undefined) return '–'
+  return `${Math.round(b)} → ${Math.round(p)} µs (${b > 0 ? (p / b).toFixed(1) : '∞'}×)`
+}
+
 function throughputTable(comparisons: Comparison[]): string {
-  const header = ['scenario', 'baseline req/s', 'Parley req/s', 'ratio', 'target', 'baseline p99', 'Parley p99', 'result', 'non-2xx+errors']
+  const header = ['scenario', 'baseline req/s', 'Parley req/s', 'ratio', 'target', 'baseline p99', 'Parley p99', 'CPU/req baseline → Parley', 'result', 'non-2xx+errors']
   const rows = comparisons.map((c) => [
     c.scenario,
     rps(c.baseline.requestsPerSecond),
@@ -101,6 +108,7 @@ function throughputTable(comparisons: Comparison[]): string {
     `≥ ${c.target.toFixed(2)}`,
     ms(c.baseline.p99Ms),
     ms(c.parley.p99Ms),
+    cpuPerRequest(c),
     verdict(c),
     `${failures(c.baseline)} / ${failures(c.parley)}`,
   ])

@@ -28,9 +28,16 @@ export function reportReady(info: object): void {
   process.stdout.write(`${JSON.stringify(info)}\n`)
 }
 
+/** This process's CPU time so far, user and system, in microseconds. */
+function cpuTimeUs(): number {
+  const { user, system } = process.cpuUsage()
+  return user + system
+}
+
 /**
  * Answers the parent's `request()` calls (bench/lib/child.ts) one at a time, in arrival order. A
- * thrown error goes back as the request's error.
+ * thrown error goes back as the request's error. Every child answers `{ type: 'cpu' }` with
+ * `cpuTimeUs()`, so a benchmark can put each server's CPU time per operation beside its throughput.
  */
 export function answerRequests(handle: (request: Record<string, unknown>) => unknown): void {
   if (!process.send) throw new Error('started without an IPC channel (startChild(…, { ipc: true }))')
@@ -39,7 +46,7 @@ export function answerRequests(handle: (request: Record<string, unknown>) => unk
     const replyTo = request.requestId as number
     queue = queue.then(async () => {
       try {
-        process.send!({ replyTo, result: (await handle(request)) ?? null })
+        process.send!({ replyTo, result: (request.type === 'cpu' ? cpuTimeUs() : await handle(request)) ?? null })
       } catch (err) {
         process.send!({ replyTo, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
       }
@@ -77,17 +84,13 @@ export async function memorySample(): Promise<MemorySample> {
 }
 
 /**
- * For a server child: answers `{ type: 'memory' }` with a `MemorySample` and `{ type: 'cpu' }` with
- * the CPU time this process used so far, in microseconds. Nothing without an IPC channel.
+ * For a server child: answers `{ type: 'memory' }` with a `MemorySample` (and `{ type: 'cpu' }`, as
+ * every child does). Nothing without an IPC channel.
  */
 export function answerProbes(): void {
   if (!process.send) return
   answerRequests((request) => {
     if (request.type === 'memory') return memorySample()
-    if (request.type === 'cpu') {
-      const { user, system } = process.cpuUsage()
-      return user + system
-    }
     throw new Error(`unknown request ${JSON.stringify(request)}`)
   })
 }
