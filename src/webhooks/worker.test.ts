@@ -206,6 +206,34 @@ describe('the running worker', () => {
     expect((await deliveriesOf(e.id)).map((d) => d.status)).toEqual(['delivered', 'delivered'])
   })
 
+  it('records the outcomes of attempts that end together in one transaction', async () => {
+    await endpoint()
+    const releases: Array<() => void> = []
+    deps.webhookTransport.respond = () => new Promise((resolve) => releases.push(() => resolve(ok())))
+    // Each recording transaction, by how many outcomes it stored.
+    const recordings: number[] = []
+    const transaction = deps.storage.transaction.bind(deps.storage)
+    deps.storage.transaction = ((fn: Parameters<typeof transaction>[0]) =>
+      transaction((tx) => {
+        let finished = 0
+        const counted = Object.create(tx, {
+          webhookDeliveries: {
+            value: Object.create(tx.webhookDeliveries, {
+              finishAttempt: { value: (...args: Parameters<typeof tx.webhookDeliveries.finishAttempt>) => (finished++, tx.webhookDeliveries.finishAttempt(...args)) },
+            }),
+          },
+        })
+        return fn(counted).finally(() => finished > 0 && recordings.push(finished))
+      })) as typeof deps.storage.transaction
+    const stop = startWebhookWorker(deps, { pollMs: 3_600_000, concurrency: 4 })
+    for (const visitor of ['v-1', 'v-2', 'v-3', 'v-4']) await say('Hello', visitor)
+    await vi.waitFor(() => expect(deps.webhookTransport.sent).toHaveLength(4))
+    for (const release of releases) release()
+    await vi.waitFor(() => expect(recordings).toEqual([4]))
+    await stop()
+    expect(recordings).toEqual([4])
+  })
+
   it('sends what a commit hands it, the rest when a slot frees, and its stop waits for attempts in flight', async () => {
     const { endpoint: e } = await endpoint()
     const releases: Array<() => void> = []

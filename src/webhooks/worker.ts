@@ -17,6 +17,14 @@ export const WEBHOOK_CONCURRENCY = 32
 /** How often the worker looks for due deliveries when nothing rang (retries, other processes' writes). */
 export const WEBHOOK_POLL_MS = 250
 
+/**
+ * Outcomes are recorded together, in one transaction (one commit and one fdatasync), once this
+ * many wait or the first of them has waited RECORD_WAIT_MS: recording only frees the row's lease,
+ * which is far longer, so a few ms more cost nothing, while every commit costs as much as several
+ * outcomes' own statements.
+ */
+const RECORD_BATCH = 32
+const RECORD_WAIT_MS = 10
 const ERROR_EXCERPT = 200
 /** Time an attempt's outcome may take to be recorded after its response. */
 const LEASE_MARGIN_MS = 5_000
@@ -197,6 +205,8 @@ export function startWebhookWorker(deps: ServiceDeps, options: WorkerOptions = {
   /** Outcomes waiting for the next recording transaction, and who waits for each. */
   let outcomes: Array<{ attempted: Attempted; done: () => void }> = []
   let flushing = false
+  /** Set while outcomes wait for more to join them (see RECORD_BATCH). */
+  let recordTimer: NodeJS.Timeout | undefined
   let claiming = false
   let again = false
   let stopped = false
@@ -213,20 +223,37 @@ export function startWebhookWorker(deps: ServiceDeps, options: WorkerOptions = {
     return work
   }
 
-  /** Outcomes that arrive while a recording transaction commits go together in the next. */
+  /**
+   * Records the waiting outcomes now if there are enough of them (or the worker is stopping),
+   * else once the first has waited RECORD_WAIT_MS. One recording transaction at a time: outcomes
+   * that arrive meanwhile are scheduled again when it ends.
+   */
+  function scheduleRecording(): void {
+    if (flushing || outcomes.length === 0) return
+    if (outcomes.length >= RECORD_BATCH || stopped) {
+      clearTimeout(recordTimer)
+      recordTimer = undefined
+      void flush()
+    } else {
+      recordTimer ??= setTimeout(() => {
+        recordTimer = undefined
+        if (!flushing) void flush()
+      }, RECORD_WAIT_MS)
+    }
+  }
+
   async function flush(): Promise<void> {
     flushing = true
-    while (outcomes.length > 0) {
-      const batch = outcomes
-      outcomes = []
-      try {
-        await record(deps, batch.map((o) => o.attempted))
-      } catch (err) {
-        deps.logger.warn({ err, deliveries: batch.length }, 'webhook attempts could not be recorded')
-      }
-      for (const o of batch) o.done()
+    const batch = outcomes
+    outcomes = []
+    try {
+      await record(deps, batch.map((o) => o.attempted))
+    } catch (err) {
+      deps.logger.warn({ err, deliveries: batch.length }, 'webhook attempts could not be recorded')
     }
+    for (const o of batch) o.done()
     flushing = false
+    scheduleRecording()
   }
 
   function start(claimed: Claimed): void {
@@ -234,7 +261,7 @@ export function startWebhookWorker(deps: ServiceDeps, options: WorkerOptions = {
       (attempted) =>
         new Promise<void>((done) => {
           outcomes.push({ attempted, done })
-          if (!flushing) void flush()
+          scheduleRecording()
         }),
     )
     recording.add(recorded)
@@ -303,6 +330,8 @@ export function startWebhookWorker(deps: ServiceDeps, options: WorkerOptions = {
     clearInterval(timer)
     detach()
     fill()
+    // Outcomes waiting for company are recorded at once.
+    scheduleRecording()
     while (claiming || inFlight.size > 0 || recording.size > 0) {
       await Promise.allSettled([...inFlight, ...recording])
       if (claiming) await new Promise((resolve) => setTimeout(resolve, 5))
