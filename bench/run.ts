@@ -10,6 +10,7 @@
 // BENCH_WEBHOOK_DELIVERIES  webhooks: backlog each side delivers (60000)
 // BENCH_WEBHOOK_LATENCY     webhooks: REST calls timed to their webhook's arrival, at 100/s (500)
 // BENCH_CPU_PROF     a directory: the Parley child writes a V8 CPU profile there when it stops
+// BENCH_PARLEY_NODE_ARGS  extra node flags for the Parley child, space-separated (e.g. --max-semi-space-size=32)
 // BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -43,7 +44,10 @@ const settings: LoadSettings = {
   messagesPerSecond: numberSetting('BENCH_RATE', 500, 1),
 }
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined
-const parleyNodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+const parleyNodeArgs = [
+  ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+]
 const only = process.env.BENCH_ONLY || undefined
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 
