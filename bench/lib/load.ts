@@ -28,8 +28,9 @@ export interface Measurement {
   statusCodes: Record<string, number>
   /**
    * The server process's CPU time (user + system, all its threads) over the measured slices, per
-   * request completed in them, in µs. Unlike throughput it barely moves with what else the VM runs,
-   * so it is the figure to compare two versions of Parley by. Absent when not measured.
+   * request completed in them, in µs. It moves with the VM's load too, but Parley's own figure in
+   * runs that alternate two versions of it tells them apart where the throughput ratio often does
+   * not (README, Benchmarks). Absent when not measured.
    */
   cpuPerRequestUs?: number
 }
