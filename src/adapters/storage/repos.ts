@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Insertable, type Kysely, type Selectable } from 'kysely'
+import { PostgresAdapter, sql, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
 import type {
@@ -48,6 +48,18 @@ async function insertOrDuplicate(run: () => Promise<unknown>): Promise<void> {
     if (isUniqueViolation(err)) throw new DuplicateError(String((err as Error).message))
     throw err
   }
+}
+
+/**
+ * A LIMIT written into the SQL text rather than bound. SQLite's planner reads a bound LIMIT's value
+ * when it compiles the statement, and so marks the statement stale whenever that parameter is bound
+ * again: every run of a `LIMIT ?` statement compiled it anew (on the webhook claim, a complex
+ * statement run ~150 times a second in a drain, 4-5% of the process's CPU). Each distinct limit is
+ * its own SQL text, and so its own cached statement; callers use a handful.
+ */
+function limitOf(n: number): RawBuilder<number> {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a LIMIT must be a whole number ≥ 0, got ${n}`)
+  return sql.lit(n)
 }
 
 // Column values come back as null; the domain uses undefined for "absent".
@@ -576,7 +588,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('status', '=', 'open')
           .where('last_activity_at', '<=', before)
           .orderBy('last_activity_at')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.map((r) => ({ accountId: r.account_id, id: r.id }))
       },
@@ -623,7 +635,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('deleted_at', 'is', null)
           .orderBy('created_at', 'desc')
           .orderBy('id', 'desc')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.reverse().map(toMessage)
       },
@@ -637,7 +649,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('created_at', '>=', since)
           .orderBy('created_at', 'desc')
           .orderBy('id', 'desc')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.reverse().map(toMessage)
       },
@@ -663,7 +675,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('account_id', '=', accountId)
           .where('seq', '>', afterSeq)
           .orderBy('seq')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.map(toEvent)
       },
@@ -675,7 +687,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('conversation_id', '=', conversationId)
           .where('seq', '>', afterSeq)
           .orderBy('seq')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.map(toEvent)
       },
@@ -821,7 +833,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               .where('account_id', '=', p.accountId)
               .where('event', 'in', [...BREVO_WEBHOOK_EVENTS])
               .orderBy('seq', 'desc')
-              .limit(1),
+              .limit(limitOf(1)),
           { accountId, endpointId, conversationId },
         )
         return rows[0] && toWebhookDelivery(rows[0])
@@ -839,7 +851,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               .where('seq', '<', p.seq)
               .where('status', '=', 'pending')
               .where('account_id', '=', p.accountId)
-              .limit(1),
+              .limit(limitOf(1)),
           { accountId, endpointId, conversationId, seq },
         )
         return rows.length > 0
@@ -868,8 +880,8 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         // per storage (prepared.ts), and so once per dialect.
         const { rows } = await prepared(
           db,
-          'webhookDeliveries.claimDue',
-          (q, p: { now: number; leaseUntil: number; limit: number }) => {
+          `webhookDeliveries.claimDue.${limit}`,
+          (q, p: { now: number; leaseUntil: number }) => {
             const due = q
               .selectFrom('webhook_delivery as d')
               .select('d.id')
@@ -902,11 +914,11 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
               // anything more would judge every due row first. Order within a conversation is
               // the NOT EXISTS's.
               .orderBy('d.next_at')
-              .limit(p.limit)
+              .limit(limitOf(limit))
               .$if(q.getExecutor().adapter instanceof PostgresAdapter, (sub) => sub.forUpdate().skipLocked())
             return q.updateTable('webhook_delivery').set({ leased_until: p.leaseUntil }).where('id', 'in', due).returningAll()
           },
-          { now, leaseUntil, limit },
+          { now, leaseUntil },
         )
         return rows.map(toWebhookDelivery)
       },
@@ -958,7 +970,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .orderBy('created_at', 'desc')
           .orderBy('seq', 'desc')
           .orderBy('id', 'desc')
-          .limit(limit)
+          .limit(limitOf(limit))
           .execute()
         return rows.map(toWebhookDelivery)
       },
