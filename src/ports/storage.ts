@@ -189,6 +189,17 @@ export interface Tx extends Repos {
   onCommit(hook: () => void): void
 }
 
+export interface TransactionOptions {
+  /**
+   * `false`: resolve once committed, without waiting for the commit to reach the disk. A crash of
+   * the process loses nothing; a crash of the machine may lose this transaction (whole, never
+   * part of it), and it is on disk once any later durable transaction is. Only for writes that
+   * are safe to lose that way, such as a webhook claim's lease: lost, the deliveries are claimed
+   * again, as they would be once the lease ran out. Default `true`.
+   */
+  durable?: boolean
+}
+
 export interface Storage {
   /** Reads outside any transaction. */
   readonly read: Repos
@@ -196,7 +207,7 @@ export interface Storage {
    * Runs `fn` in one transaction and resolves only once it is durably committed. Adapters may
    * commit several concurrent transactions together; each still succeeds or fails alone.
    */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T>
   /** Applies pending migrations. */
   migrate(): Promise<void>
   /** Resolves when the database answers. */

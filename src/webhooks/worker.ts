@@ -58,7 +58,11 @@ async function withEndpoints(deps: ServiceDeps, deliveries: WebhookDelivery[]): 
 
 async function claim(deps: ServiceDeps, limit: number): Promise<Claimed[]> {
   const now = deps.clock.now()
-  const deliveries = await deps.storage.transaction((tx) => tx.webhookDeliveries.claimDue(now, now + WEBHOOK_LEASE_MS, limit))
+  // A lease lost with the machine only means the deliveries are claimed again, as they would be
+  // once it ran out; the claim need not wait for the disk.
+  const deliveries = await deps.storage.transaction((tx) => tx.webhookDeliveries.claimDue(now, now + WEBHOOK_LEASE_MS, limit), {
+    durable: false,
+  })
   return withEndpoints(deps, deliveries)
 }
 

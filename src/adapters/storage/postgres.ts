@@ -30,9 +30,11 @@ export function createPostgresStorage(connectionString: string, options: { poolS
 
   return {
     read: createRepos(db, prepared),
-    async transaction(fn) {
+    async transaction(fn, options) {
       let hooks: Array<() => void> = []
       const result = await db.transaction().execute(async (trx) => {
+        // PostgreSQL's own form of the same promise: the commit returns before its WAL is flushed.
+        if (options?.durable === false) await sql`set local synchronous_commit = off`.execute(trx)
         const created = createTx(createRepos(trx, prepared))
         hooks = created.hooks
         return fn(created.tx)

@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
 import type { Logger } from '../../logger.js'
-import type { Storage, Tx } from '../../ports/storage.js'
+import type { Storage, TransactionOptions, Tx } from '../../ports/storage.js'
 import { startCheckpointer } from './checkpointer.js'
 import { migrateToLatest } from './migrations.js'
 import { createDirectPreparedQueries, createPreparedQueries } from './prepared.js'
@@ -14,6 +14,8 @@ import { createTx, runCommitHooks } from './transaction.js'
 
 interface PendingUnit {
   fn: (tx: Tx) => Promise<unknown>
+  /** Waits for the WAL's sync (see TransactionOptions). */
+  durable: boolean
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
@@ -258,9 +260,10 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
       return
     }
     // While the disk syncs, the event loop keeps reading requests: they form the next batch, so
-    // batches grow with load (and each commit rewrites shared pages once for many messages).
+    // batches grow with load (and each commit rewrites shared pages once for many messages). A
+    // batch of non-durable units alone skips the sync; the next sync covers its frames too.
     try {
-      await wal?.sync()
+      if (batch.some((unit) => unit.durable)) await wal?.sync()
     } catch (err) {
       for (const unit of batch) unit.reject(err)
       return
@@ -297,9 +300,9 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
 
   return {
     read: createRepos(readDb, readPrepared),
-    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+        queue.push({ fn, durable: options?.durable !== false, resolve: resolve as (v: unknown) => void, reject })
         // Wait for the I/O phase to finish so every request read in it joins this batch.
         if (!flushing && queue.length === 1) setImmediate(flush)
       })

@@ -602,6 +602,32 @@ export function runStorageContract(
         expect(value).toBe(agent.id)
       })
 
+      it('commits a non-durable transaction like any other, hooks and all, and rolls it back alike', async () => {
+        const account = await newAccount()
+        const agent = agentOf(account.id, 'eventual@example.com')
+        let hooked = false
+        await storage.transaction(
+          async (tx) => {
+            await tx.agents.insert(agent)
+            tx.onCommit(() => (hooked = true))
+          },
+          { durable: false },
+        )
+        expect(hooked).toBe(true)
+        expect((await storage.read.agents.getByEmail(account.id, agent.email))?.id).toBe(agent.id)
+
+        const other = agentOf(account.id, 'never@example.com')
+        const failing = storage.transaction(
+          async (tx) => {
+            await tx.agents.insert(other)
+            throw new Error('changed my mind')
+          },
+          { durable: false },
+        )
+        await expect(failing).rejects.toThrow('changed my mind')
+        expect(await storage.read.agents.getByEmail(account.id, other.email)).toBeUndefined()
+      })
+
       it('rolls back everything a failing transaction wrote and runs none of its hooks', async () => {
         const account = await newAccount()
         const failing = new Error('boom')
