@@ -189,6 +189,10 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
     ? undefined
     : startCheckpointer(path, (err) => options.logger?.warn({ err }, 'WAL checkpoints are back on the event loop'))
   const wal = inMemory ? undefined : createWalSync(`${path}-wal`)
+  // Savepoint and statement journals (every unit of a batch runs in a savepoint) in memory: by
+  // default one that outgrows 64 KiB spills to a new file under /var/tmp, which SQLite creates,
+  // writes, and unlinks: dozens of files a second when a webhook drain records 32 outcomes at once.
+  database.pragma('temp_store = MEMORY')
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
