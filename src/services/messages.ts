@@ -1,5 +1,5 @@
 import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
-import { generateId } from '../domain/ids.js'
+import { generateTimeOrderedId } from '../domain/ids.js'
 import type { BrowserFacts, Message, PageVisit } from '../domain/model.js'
 import type { Tx } from '../ports/storage.js'
 import { resolveAgent, type AgentIdentification } from './agents.js'
@@ -45,7 +45,7 @@ async function storeNewMessage(
   // Pushed and automatic messages are the site talking; they neither start nor make a conversation.
   const speaks = !fields.isPushed && !fields.isTrigger
   const { conversation, starts } = await enterConversation(tx, accountId, fields.visitorId, speaks, now)
-  const message: Message = { ...fields, id: generateId(), accountId, conversationId: conversation.id, createdAt: now }
+  const message: Message = { ...fields, id: generateTimeOrderedId(now), accountId, conversationId: conversation.id, createdAt: now }
   await tx.messages.insert(message)
   const moment = starts
     ? ({ kind: 'started', conversation, message } as const)

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../domain/events.js'
-import { generateId } from '../domain/ids.js'
+import { generateTimeOrderedId } from '../domain/ids.js'
 import type { Agent, Conversation, Message, Visitor } from '../domain/model.js'
 import {
   conversationFragment,
@@ -95,7 +95,7 @@ export async function queueWebhookDeliveries(
   let waitingDue = 0
   async function queue(endpointId: string, name: WebhookEventName, payload: string, nextAt: number, conversationId = event.conversationId) {
     const delivery: WebhookDelivery = {
-      id: generateId(),
+      id: generateTimeOrderedId(now),
       accountId: event.accountId,
       endpointId,
       conversationId,
