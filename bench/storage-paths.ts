@@ -1,0 +1,170 @@
+// The two write paths that cost Parley most, driven in process through the real services and a
+// SQLite file, without HTTP: a POST's write (agent messages to 1,000 visitors, 32 in flight) and a
+// webhook drain (claim 48, record 32 outcomes at a time, as the worker does). Prints CPU time per
+// message and per delivery. Far steadier than `npm run bench` on a shared VM, so it is the judge for
+// changes below the HTTP layer; to compare two versions, run it alternately in two checkouts:
+//
+//   node --import tsx bench/storage-paths.ts [messages] [deliveries]
+//
+// Both default to 30,000. Not part of `npm run bench`: there is no baseline to set a ratio against.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSqliteStorage } from '../src/adapters/storage/sqlite.js'
+import { generateId } from '../src/domain/ids.js'
+import type { WebhookDelivery } from '../src/domain/webhooks.js'
+import type { Storage } from '../src/ports/storage.js'
+import { createAccount, createAgent } from '../src/services/accounts.js'
+import { sendAgentMessage } from '../src/services/messages.js'
+import { createTestDeps } from '../src/services/test-deps.js'
+import { messageText, seededRandom, VISITOR_COUNT, visitorId } from './lib/workload.js'
+
+const IN_FLIGHT = 32
+const CLAIM = 48
+const RECORD = 32
+
+function count(arg: string | undefined, fallback: number): number {
+  const n = arg === undefined ? fallback : Number(arg)
+  if (!Number.isInteger(n) || n < 1000) throw new Error(`counts must be whole numbers ≥ 1000, got "${arg}"`)
+  return n
+}
+
+/** CPU time of this process (all threads) per operation while `run` does `n` of them. */
+async function measure(n: number, run: () => Promise<void>): Promise<{ cpuUs: number; sysUs: number; perSecond: number }> {
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  await run()
+  const used = process.cpuUsage(cpu)
+  return { cpuUs: (used.user + used.system) / n, sysUs: used.system / n, perSecond: (n / (performance.now() - start)) * 1000 }
+}
+
+async function withFileStorage<T>(use: (storage: Storage) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-storage-'))
+  const storage = createSqliteStorage(join(dir, 'parley.db'))
+  try {
+    await storage.migrate()
+    return await use(storage)
+  } finally {
+    await storage.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function postPath(n: number) {
+  return withFileStorage(async (storage) => {
+    const deps = await createTestDeps()
+    await deps.storage.close()
+    let now = Date.now()
+    const services = { ...deps, storage, clock: { now: () => now } }
+    const { account } = await createAccount(services, 'Acme')
+    const agent = await createAgent(services, account.id, { email: 'liz@example.com', name: 'Liz' })
+    const random = seededRandom(7)
+    let sent = 0
+    const send = () =>
+      sendAgentMessage(services, account.id, {
+        visitorId: visitorId(Math.floor(random() * VISITOR_COUNT)),
+        text: messageText(sent++),
+        agentId: agent.id,
+      })
+    // Every visitor has a conversation by now, as in the REST benchmark's steady state.
+    for (let i = 0; i < 2 * VISITOR_COUNT; i++) await send()
+    let started = 0
+    const lane = async () => {
+      while (started < n) {
+        started++
+        now = Date.now()
+        await send()
+      }
+    }
+    const result = await measure(n, () => Promise.all(Array.from({ length: IN_FLIGHT }, lane)).then(() => {}))
+    await deps.close()
+    return result
+  })
+}
+
+async function webhookDrain(n: number) {
+  return withFileStorage(async (storage) => {
+    const at = Date.now()
+    const accountId = generateId()
+    await storage.transaction((tx) => tx.accounts.insert({ id: accountId, name: 'Acme', widgetId: generateId(), createdAt: at }))
+    const endpoint = {
+      id: generateId(),
+      accountId,
+      url: 'http://127.0.0.1:9/',
+      events: ['message.created' as const],
+      enabled: true,
+      secret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0',
+      createdAt: at,
+      updatedAt: at,
+    }
+    await storage.transaction((tx) => tx.webhookEndpoints.insert(endpoint))
+    // A message.created payload of the usual size, over 1,000 conversations like the webhook benchmark.
+    const payload = JSON.stringify({ eventName: 'message.created', message: { id: generateId(), text: messageText(0), html: messageText(0) }, pad: 'x'.repeat(300) })
+    for (let batch = 0; batch * 1000 < n; batch++) {
+      await storage.transaction(async (tx) => {
+        for (let i = batch * 1000; i < Math.min(n, (batch + 1) * 1000); i++) {
+          await tx.webhookDeliveries.insert({
+            id: generateId(),
+            accountId,
+            endpointId: endpoint.id,
+            conversationId: `conversation-${i % 1000}`,
+            seq: i + 1,
+            event: 'message.created',
+            payload,
+            status: 'pending',
+            attempts: 0,
+            tries: 0,
+            nextAt: at,
+            createdAt: at,
+            attemptLog: [],
+          })
+        }
+      })
+    }
+    const record = (batch: WebhookDelivery[]) => {
+      const now = Date.now()
+      return storage.transaction(async (tx) => {
+        for (const d of batch) {
+          await tx.webhookDeliveries.finishAttempt(d.accountId, d.id, d.leasedUntil!, {
+            status: 'delivered',
+            tries: 1,
+            nextAt: d.nextAt,
+            lastStatus: 200,
+            deliveredAt: now,
+            attemptLog: [{ attempt: 1, at: now, durationMs: 2, status: 200 }],
+          })
+        }
+      })
+    }
+    return measure(n, async () => {
+      let done = 0
+      const leased: WebhookDelivery[] = []
+      while (done < n) {
+        const now = Date.now()
+        const claimed = await storage.transaction((tx) => tx.webhookDeliveries.claimDue(now, now + 60_000, CLAIM), { durable: false })
+        leased.push(...claimed)
+        // Nothing more due means the rest are waiting on leased ones of their conversations.
+        const take = claimed.length === 0 ? leased.length : leased.length - (leased.length % RECORD)
+        for (const batch of chunks(leased.splice(0, take), RECORD)) {
+          await record(batch)
+          done += batch.length
+        }
+      }
+    })
+  })
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+}
+
+const messages = count(process.argv[2], 30_000)
+const deliveries = count(process.argv[3], 30_000)
+const post = await postPath(messages)
+console.log(
+  `POST write path: ${messages} messages, ${post.cpuUs.toFixed(1)} µs CPU each (${post.sysUs.toFixed(1)} system), ${post.perSecond.toFixed(0)}/s`,
+)
+const drain = await webhookDrain(deliveries)
+console.log(
+  `webhook drain:   ${deliveries} deliveries, ${drain.cpuUs.toFixed(1)} µs CPU each (${drain.sysUs.toFixed(1)} system), ${drain.perSecond.toFixed(0)}/s`,
+)
