@@ -10,14 +10,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSqliteStorage } from '../src/adapters/storage/sqlite.js'
+import { createContext, type AppContext } from '../src/context.js'
 import { generateId } from '../src/domain/ids.js'
 import type { WebhookDelivery } from '../src/domain/webhooks.js'
-import type { Storage } from '../src/ports/storage.js'
 import { createAccount, createAgent } from '../src/services/accounts.js'
 import { sendAgentMessage } from '../src/services/messages.js'
-import { createTestDeps } from '../src/services/test-deps.js'
 import { messageText, seededRandom, VISITOR_COUNT, visitorId } from './lib/workload.js'
+import { benchConfig } from './servers/bench-parley.js'
 
 const IN_FLIGHT = 32
 const CLAIM = 48
@@ -38,30 +37,26 @@ async function measure(n: number, run: () => Promise<void>): Promise<{ cpuUs: nu
   return { cpuUs: (used.user + used.system) / n, sysUs: used.system / n, perSecond: (n / (performance.now() - start)) * 1000 }
 }
 
-async function withFileStorage<T>(use: (storage: Storage) => Promise<T>): Promise<T> {
+/** Parley's services as a bench server composes them, on a fresh SQLite file, without HTTP. */
+async function withParley<T>(use: (ctx: AppContext) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-storage-'))
-  const storage = createSqliteStorage(join(dir, 'parley.db'))
+  const ctx = await createContext(benchConfig(join(dir, 'parley.db')))
   try {
-    await storage.migrate()
-    return await use(storage)
+    return await use(ctx)
   } finally {
-    await storage.close()
+    await ctx.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
 async function postPath(n: number) {
-  return withFileStorage(async (storage) => {
-    const deps = await createTestDeps()
-    await deps.storage.close()
-    let now = Date.now()
-    const services = { ...deps, storage, clock: { now: () => now } }
-    const { account } = await createAccount(services, 'Acme')
-    const agent = await createAgent(services, account.id, { email: 'liz@example.com', name: 'Liz' })
+  return withParley(async (ctx) => {
+    const { account } = await createAccount(ctx, 'Acme')
+    const agent = await createAgent(ctx, account.id, { email: 'liz@example.com', name: 'Liz' })
     const random = seededRandom(7)
     let sent = 0
     const send = () =>
-      sendAgentMessage(services, account.id, {
+      sendAgentMessage(ctx, account.id, {
         visitorId: visitorId(Math.floor(random() * VISITOR_COUNT)),
         text: messageText(sent++),
         agentId: agent.id,
@@ -72,18 +67,15 @@ async function postPath(n: number) {
     const lane = async () => {
       while (started < n) {
         started++
-        now = Date.now()
         await send()
       }
     }
-    const result = await measure(n, () => Promise.all(Array.from({ length: IN_FLIGHT }, lane)).then(() => {}))
-    await deps.close()
-    return result
+    return measure(n, () => Promise.all(Array.from({ length: IN_FLIGHT }, lane)).then(() => {}))
   })
 }
 
 async function webhookDrain(n: number) {
-  return withFileStorage(async (storage) => {
+  return withParley(async ({ storage }) => {
     const at = Date.now()
     const accountId = generateId()
     await storage.transaction((tx) => tx.accounts.insert({ id: accountId, name: 'Acme', widgetId: generateId(), createdAt: at }))

@@ -9,6 +9,19 @@ import { createContext, type AppContext } from '../../src/context.js'
 import { buildApp, type App } from '../../src/http/app.js'
 import { stopOn } from './lifecycle.js'
 
+/** A bench Parley's configuration: a SQLite file at `databasePath`, otherwise a deployment's defaults. */
+export function benchConfig(databasePath: string, overrides: Partial<Config> = {}): Config {
+  return {
+    ...loadConfig({}),
+    databaseUrl: `sqlite:${databasePath}`,
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'warn',
+    rateLimitPerMinute: 1_000_000_000,
+    ...overrides,
+  }
+}
+
 /**
  * Builds the context and the app (not yet listening). Stopped by the parent like any bench child:
  * `beforeStop` first, then the app and the context, then the temp dir goes.
@@ -20,16 +33,7 @@ export async function startBenchParley(
 ): Promise<{ ctx: AppContext; app: App; databasePath: string }> {
   const dir = mkdtempSync(join(tmpdir(), `parley-bench-${name}-`))
   const databasePath = join(dir, 'parley.db')
-  const config: Config = {
-    ...loadConfig({}),
-    databaseUrl: `sqlite:${databasePath}`,
-    host: '127.0.0.1',
-    port: 0,
-    logLevel: 'warn',
-    rateLimitPerMinute: 1_000_000_000,
-    ...overrides,
-  }
-  const ctx = await createContext(config)
+  const ctx = await createContext(benchConfig(databasePath, overrides))
   const app = await buildApp(ctx)
   stopOn(async () => {
     await beforeStop()
