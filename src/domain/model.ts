@@ -74,6 +74,15 @@ export interface WidgetSettings {
   allowedOrigins: string[]
 }
 
+/**
+ * How far a conversation's stored activity may lag its latest message. Rewriting the activity on
+ * every message dirtied three of the nine pages a message's commit writes (the conversation's row
+ * and two entries of the idle index); a message now rewrites it only once it is this stale. Reads
+ * take the latest message's time where it is later, and the idle sweep checks the messages
+ * themselves, so nothing outside storage sees the lag.
+ */
+export const ACTIVITY_RESOLUTION_MS = 15_000
+
 export interface Conversation {
   id: string
   accountId: string
@@ -82,6 +91,7 @@ export interface Conversation {
   /** The page the visitor was on when the conversation began (webhooks' `conversationStartPage`). */
   startPage?: PageVisit
   createdAt: number
+  /** When its latest message was written (as read; the stored column may lag, see ACTIVITY_RESOLUTION_MS). */
   lastActivityAt: number
   /**
    * When the current stretch of the conversation began: its creation, or the first message after

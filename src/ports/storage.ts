@@ -102,15 +102,18 @@ export interface Repos {
     get(accountId: string, id: string): Promise<Conversation | undefined>
     getByVisitor(accountId: string, visitorId: string): Promise<Conversation | undefined>
     /**
-     * Records activity at `at` on the visitor's conversation and returns the conversation as it is
-     * now, or undefined when the visitor has none. In PostgreSQL the row stays locked until the
-     * transaction ends, so a concurrent close or message waits instead of reading a stale status.
+     * Records activity at `at` on the visitor's conversation (a message being written) and returns
+     * the conversation as it is now, or undefined when the visitor has none. The stored activity is
+     * rewritten only when it lags `at` by ACTIVITY_RESOLUTION_MS or more. In PostgreSQL the row
+     * stays locked until the transaction ends, so a concurrent close or message waits instead of
+     * reading a stale status.
      */
     touchByVisitor(accountId: string, visitorId: string, at: number): Promise<Conversation | undefined>
     update(accountId: string, id: string, changes: ConversationChanges): Promise<void>
     /**
      * Closes the conversation if it is open and, with `idleBefore`, had no activity after that
-     * time. Returns it as closed, or undefined when there was nothing to close.
+     * time (no message written after it, whatever the stored activity says). Returns it as closed,
+     * or undefined when there was nothing to close.
      */
     close(accountId: string, id: string, idleBefore?: number): Promise<Conversation | undefined>
     /** Open conversations of every account with no activity after `before`, longest idle first. */

@@ -90,6 +90,17 @@ describe('sweepIdleConversations', () => {
     expect((await conversationOf('v'))!.status).toBe('open')
   })
 
+  it('counts every message as activity, though the stored activity is rewritten only every few seconds', async () => {
+    await visitorSays('Hello')
+    deps.clock.advance(10_000)
+    await visitorSays('Anyone there?')
+    expect((await conversationOf('v'))!.lastActivityAt).toBe(START + 10_000)
+    deps.clock.advance(30 * 60_000 - 1)
+    expect(await sweepIdleConversations(deps)).toBe(0)
+    deps.clock.advance(1)
+    expect(await sweepIdleConversations(deps)).toBe(1)
+  })
+
   it('works through more idle conversations than one batch', async () => {
     await Promise.all(Array.from({ length: 250 }, (_, i) => sendAgentMessage(deps, accountId, { visitorId: `v-${i}`, text: 'Hi', agentId })))
     deps.clock.advance(30 * 60_000)

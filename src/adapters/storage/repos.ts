@@ -1,16 +1,17 @@
-import { PostgresAdapter, sql, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely'
+import { PostgresAdapter, sql, type ExpressionBuilder, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import type { EventType, NewEvent, StoredEvent } from '../../domain/events.js'
 import { DuplicateError } from '../../domain/errors.js'
-import type {
-  Agent,
-  AgentGroup,
-  ApiKey,
-  Conversation,
-  Message,
-  MessageFile,
-  MessageType,
-  Visitor,
-  WidgetSettings,
+import {
+  ACTIVITY_RESOLUTION_MS,
+  type Agent,
+  type AgentGroup,
+  type ApiKey,
+  type Conversation,
+  type Message,
+  type MessageFile,
+  type MessageType,
+  type Visitor,
+  type WidgetSettings,
 } from '../../domain/model.js'
 import {
   BREVO_WEBHOOK_EVENTS,
@@ -87,7 +88,10 @@ function toVisitor(row: Selectable<VisitorTable>): Visitor {
   }
 }
 
-function toConversation(row: Selectable<ConversationTable>): Conversation {
+/** A conversation row, with its latest message's time where the query selected it (`latestMessageAt`). */
+type ConversationRow = Selectable<ConversationTable> & { latest_message_at?: number | string | null }
+
+function toConversation(row: ConversationRow): Conversation {
   return {
     id: row.id,
     accountId: row.account_id,
@@ -95,10 +99,35 @@ function toConversation(row: Selectable<ConversationTable>): Conversation {
     status: row.status as 'open' | 'closed',
     startPage: json(row.start_page),
     createdAt: Number(row.created_at),
-    lastActivityAt: Number(row.last_activity_at),
+    lastActivityAt: Math.max(Number(row.last_activity_at), Number(row.latest_message_at ?? 0)),
     openedAt: Number(row.opened_at),
     startedAt: row.started_at === null ? undefined : Number(row.started_at),
   }
+}
+
+/**
+ * The time of the conversation's latest message, selected beside its row: the stored
+ * `last_activity_at` lags it by up to ACTIVITY_RESOLUTION_MS (domain/model.ts).
+ */
+function latestMessageAt(eb: ExpressionBuilder<Database, 'conversation'>) {
+  return eb
+    .selectFrom('message')
+    .select((m) => m.fn.max('message.created_at').as('at'))
+    .whereRef('message.conversation_id', '=', 'conversation.id')
+    .as('latest_message_at')
+}
+
+/** No message of the conversation was written after `after`: the exact test the stored activity cannot give. */
+function quietSince(eb: ExpressionBuilder<Database, 'conversation'>, after: number) {
+  return eb.not(
+    eb.exists(
+      eb
+        .selectFrom('message')
+        .select(eb.lit(1).as('one'))
+        .whereRef('message.conversation_id', '=', 'conversation.id')
+        .where('message.created_at', '>', after),
+    ),
+  )
 }
 
 function toWebhookEndpoint(row: Selectable<WebhookEndpointTable>): StoredWebhookEndpoint {
@@ -529,6 +558,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
         const row = await db
           .selectFrom('conversation')
           .selectAll()
+          .select(latestMessageAt)
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .executeTakeFirst()
@@ -539,26 +569,44 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           db,
           'conversations.getByVisitor',
           (q, p: { accountId: string; visitorId: string }) =>
-            q.selectFrom('conversation').selectAll().where('account_id', '=', p.accountId).where('visitor_id', '=', p.visitorId),
+            q
+              .selectFrom('conversation')
+              .selectAll()
+              .select(latestMessageAt)
+              .where('account_id', '=', p.accountId)
+              .where('visitor_id', '=', p.visitorId),
           { accountId, visitorId },
         )
         return rows[0] && toConversation(rows[0])
       },
       async touchByVisitor(accountId, visitorId, at) {
-        // One statement for the lookup and the touch, on the path of every message.
+        // On the path of every message: a read, and a write only when the stored activity is stale.
         const { rows } = await prepared(
           db,
-          'conversations.touchByVisitor',
-          (q, p: { accountId: string; visitorId: string; at: number }) =>
+          'conversations.lockByVisitor',
+          (q, p: { accountId: string; visitorId: string }) =>
             q
-              .updateTable('conversation')
-              .set({ last_activity_at: p.at })
+              .selectFrom('conversation')
+              .selectAll()
               .where('account_id', '=', p.accountId)
               .where('visitor_id', '=', p.visitorId)
-              .returningAll(),
-          { accountId, visitorId, at },
+              .$if(q.getExecutor().adapter instanceof PostgresAdapter, (sub) => sub.forUpdate()),
+          { accountId, visitorId },
         )
-        return rows[0] && toConversation(rows[0])
+        const row = rows[0]
+        if (!row) return undefined
+        const stored = Number(row.last_activity_at)
+        if (at - stored >= ACTIVITY_RESOLUTION_MS) {
+          await prepared(
+            db,
+            'conversations.touch',
+            (q, p: { accountId: string; id: string; at: number }) =>
+              q.updateTable('conversation').set({ last_activity_at: p.at }).where('account_id', '=', p.accountId).where('id', '=', p.id),
+            { accountId, id: row.id, at },
+          )
+        }
+        // The message being written is the latest activity, whatever was stored.
+        return { ...toConversation(row), lastActivityAt: Math.max(at, stored) }
       },
       async update(accountId, id, changes) {
         const set: Partial<ConversationTable> = {}
@@ -576,8 +624,9 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .where('status', '=', 'open')
-          .$if(idleBefore !== undefined, (q) => q.where('last_activity_at', '<=', idleBefore!))
+          .$if(idleBefore !== undefined, (q) => q.where('last_activity_at', '<=', idleBefore!).where((eb) => quietSince(eb, idleBefore!)))
           .returningAll()
+          .returning(latestMessageAt)
           .executeTakeFirst()
         return row && toConversation(row)
       },
@@ -587,6 +636,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .select(['account_id', 'id'])
           .where('status', '=', 'open')
           .where('last_activity_at', '<=', before)
+          .where((eb) => quietSince(eb, before))
           .orderBy('last_activity_at')
           .limit(limitOf(limit))
           .execute()

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuplicateError } from '../../domain/errors.js'
 import type { NewEvent } from '../../domain/events.js'
 import { generateId } from '../../domain/ids.js'
-import type { Account, Agent, Conversation, Message } from '../../domain/model.js'
+import { ACTIVITY_RESOLUTION_MS, type Account, type Agent, type Conversation, type Message } from '../../domain/model.js'
 import type { IdempotencyRecord, Storage, Tx } from '../../ports/storage.js'
 import { describeWebhookStorage } from './webhooks.contract.js'
 
@@ -47,7 +47,7 @@ export function runStorageContract(
       return account
     }
 
-    async function newConversation(accountId: string, visitorId = generateId(32)): Promise<Conversation> {
+    async function newConversation(accountId: string, visitorId = generateId(32), fields: Partial<Conversation> = {}): Promise<Conversation> {
       const conversation: Conversation = {
         id: generateId(),
         accountId,
@@ -56,6 +56,7 @@ export function runStorageContract(
         createdAt: T,
         lastActivityAt: T,
         openedAt: T,
+        ...fields,
       }
       await write(async (tx) => {
         await tx.visitors.insert({ id: visitorId, accountId, createdAt: T })
@@ -304,10 +305,27 @@ export function runStorageContract(
         expect(await write((tx) => tx.conversations.touchByVisitor(other.id, visitorId, T + 99))).toBeUndefined()
         expect(await storage.read.conversations.getByVisitor(account.id, visitorId)).toEqual(conversation)
 
-        // The touch answers with the conversation as it now is; it leaves the status alone.
+        // The touch answers with the conversation as it now is; it leaves the status alone. The
+        // stored activity is rewritten only once it is ACTIVITY_RESOLUTION_MS stale, and reads
+        // take the latest message's time where that is later.
         const touched = await write((tx) => tx.conversations.touchByVisitor(account.id, visitorId, T + 100))
         expect(touched).toEqual({ ...conversation, lastActivityAt: T + 100 })
+        expect(await storage.read.conversations.get(account.id, conversation.id)).toEqual(conversation)
+        await write((tx) => tx.messages.insert(agentMessage(conversation, { createdAt: T + 100 })))
         expect(await storage.read.conversations.get(account.id, conversation.id)).toEqual(touched)
+        expect(await storage.read.conversations.getByVisitor(account.id, visitorId)).toEqual(touched)
+
+        const later = T + ACTIVITY_RESOLUTION_MS
+        expect(await write((tx) => tx.conversations.touchByVisitor(account.id, visitorId, later))).toEqual({
+          ...conversation,
+          lastActivityAt: later,
+        })
+        expect(await storage.read.conversations.get(account.id, conversation.id)).toEqual({ ...conversation, lastActivityAt: later })
+        // A clock behind the stored activity never moves it back.
+        expect(await write((tx) => tx.conversations.touchByVisitor(account.id, visitorId, T))).toEqual({
+          ...conversation,
+          lastActivityAt: later,
+        })
       })
 
       it('updates only the named fields, and null clears startedAt', async () => {
@@ -345,22 +363,31 @@ export function runStorageContract(
         expect(await storage.read.conversations.get(account.id, c.id)).toEqual(closed)
       })
 
+      it('judges idleness by the messages, not only the stored activity, which may lag them', async () => {
+        const account = await newAccount()
+        const c = await newConversation(account.id)
+        await write((tx) => tx.messages.insert(agentMessage(c, { createdAt: T + 10 })))
+        expect(await write((tx) => tx.conversations.close(account.id, c.id, T + 9))).toBeUndefined()
+        expect(await write((tx) => tx.conversations.close(account.id, c.id, T + 10))).toEqual({
+          ...c,
+          status: 'closed',
+          lastActivityAt: T + 10,
+        })
+      })
+
       it('lists open conversations idle since a time, of every account, longest idle first', async () => {
         // Times far below every other test's, so the listing holds only these among the old ones.
         const a = await newAccount()
         const b = await newAccount()
-        const make = async (accountId: string, lastActivityAt: number, status: 'open' | 'closed' = 'open') => {
-          const c = await newConversation(accountId)
-          await write(async (tx) => {
-            await tx.conversations.update(accountId, c.id, { status })
-            await tx.conversations.touchByVisitor(accountId, c.visitorId, lastActivityAt)
-          })
-          return c.id
-        }
+        const make = async (accountId: string, lastActivityAt: number, status: 'open' | 'closed' = 'open') =>
+          (await newConversation(accountId, undefined, { lastActivityAt, status })).id
         const second = await make(a.id, 2000)
         const first = await make(b.id, 1000)
         await make(a.id, 1500, 'closed')
         await make(b.id, 3000)
+        // Stored as idle, but a message came after `before`: the stored activity lagged it.
+        const lagging = await newConversation(a.id, undefined, { lastActivityAt: 1200 })
+        await write((tx) => tx.messages.insert(agentMessage(lagging, { createdAt: 2001 })))
         const idle = await storage.read.conversations.listIdle(2000, 100)
         expect(idle.filter((c) => [first, second].includes(c.id))).toEqual([
           { accountId: b.id, id: first },
