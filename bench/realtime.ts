@@ -96,11 +96,13 @@ function measurement(report: LoadReport, side: Side, sockets: number): DeliveryM
 }
 
 function summary(m: DeliveryMeasurement, report: LoadReport): string {
+  const delivered = Float64Array.from(report.latencies).sort()
   const post = Float64Array.from(report.postLatencies).sort()
   const other = Object.entries(report.otherFrames).map(([type, n]) => `${n}×${type}`)
   const closes = Object.entries(report.closes).map(([code, n]) => `${n}×${code}`)
   return (
-    `${m.completed} timed, p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms, max ${m.maxMs.toFixed(1)} ms; ` +
+    `${m.completed} timed, p50 ${m.p50Ms.toFixed(1)} ms, p90 ${percentile(delivered, 0.9).toFixed(1)} ms, ` +
+    `p95 ${percentile(delivered, 0.95).toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms, max ${m.maxMs.toFixed(1)} ms; ` +
     `POST answered p50 ${percentile(post, 0.5).toFixed(1)} ms, p99 ${percentile(post, 0.99).toFixed(1)} ms; ` +
     `${m.lost} lost of ${m.sent}, ${m.duplicates} duplicates, ${m.misdelivered} misdelivered, ${m.non2xx} non-2xx, ${m.errors} errors` +
     (other.length ? `; other frames ${other.join(', ')}` : '') +

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads'
 /** How often the checkpointer copies committed WAL frames into the database file. */
 const CHECKPOINT_INTERVAL_MS = 250
 /** While commits keep adding frames: copy them as they come, so a commit's own checkpoint finds little left. */
-const BUSY_CHECKPOINT_INTERVAL_MS = 20
+const BUSY_CHECKPOINT_INTERVAL_MS = 100
 
 // @NOTE Plain JavaScript run with `eval`: a worker does not inherit the tsx loader that runs
 // Parley's TypeScript, and this is all the worker does. better-sqlite3 is resolved by the parent.
