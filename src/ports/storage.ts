@@ -174,8 +174,11 @@ export interface Repos {
     finishAttempt(accountId: string, id: string, leasedUntil: number, outcome: DeliveryOutcome): Promise<boolean>
     /** The endpoint's deliveries, newest first. */
     list(accountId: string, endpointId: string, options: { limit: number; status?: DeliveryStatus }): Promise<WebhookDelivery[]>
-    /** Makes the delivery pending and due at `at` with a fresh retry schedule. False when unknown, or leased to an attempt until after `at`. */
-    replay(accountId: string, id: string, at: number): Promise<boolean>
+    /**
+     * Makes the delivery pending and due at `at` with a fresh retry schedule, and returns it so.
+     * Undefined when unknown, or leased to an attempt until after `at`.
+     */
+    replay(accountId: string, id: string, at: number): Promise<WebhookDelivery | undefined>
     /** Removes delivered and failed deliveries last due before `at`; returns how many. */
     purgeFinishedBefore(at: number): Promise<number>
   }

@@ -210,7 +210,9 @@ export async function replayDelivery(deps: ServiceDeps, accountId: string, id: s
     }
     throw new NotFoundError(`Webhook delivery "${id}" not found`)
   }
-  return getDelivery(deps, accountId, id)
+  // As the replay left it: a worker woken by the commit may already be sending it again, and a read
+  // now would answer with that attempt's outcome instead.
+  return replayed
 }
 
 /** Forgets delivered and failed deliveries older than `retentionMs`. Returns how many. */

@@ -1027,14 +1027,15 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
       async replay(accountId, id, at) {
         // Not while an attempt holds the lease: its outcome, recorded under that lease, would
         // undo the replay. An expired lease (a worker that died) is cleared.
-        const result = await db
+        const row = await db
           .updateTable('webhook_delivery')
           .set({ status: 'pending', tries: 0, next_at: at, leased_until: null })
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<=', at)]))
+          .returningAll()
           .executeTakeFirst()
-        return Number(result.numUpdatedRows) > 0
+        return row && toWebhookDelivery(row)
       },
       async purgeFinishedBefore(at) {
         // By (status, next_at): a finished delivery keeps the time it was last due.
