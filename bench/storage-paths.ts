@@ -1,12 +1,14 @@
-// The two write paths that cost Parley most, driven in process through the real services and a
-// SQLite file, without HTTP: a POST's write (agent messages to 1,000 visitors, 32 in flight) and a
-// webhook drain (claim 48, record 32 outcomes at a time, as the worker does). Prints CPU time per
-// message and per delivery. Far steadier than `npm run bench` on a shared VM, so it is the judge for
-// changes below the HTTP layer; to compare two versions, run it alternately in two checkouts:
+// Parley's costliest write paths, driven in process through the real services and a SQLite file,
+// without HTTP: a POST's write (agent messages to 1,000 visitors, 32 in flight), the same messages
+// written one at a time, each its own commit and sync (the realtime benchmark's load), and a webhook
+// drain (claim 48, record 32 outcomes at a time, as the worker does). Prints CPU time per message and
+// per delivery. Far steadier than `npm run bench` on a shared VM, so it is the judge for changes
+// below the HTTP layer; to compare two versions, run it alternately in two checkouts:
 //
-//   node --import tsx bench/storage-paths.ts [messages] [deliveries]
+//   node --import tsx bench/storage-paths.ts [messages] [deliveries] [lone messages]
 //
-// Both default to 30,000. Not part of `npm run bench`: there is no baseline to set a ratio against.
+// Messages and deliveries default to 30,000, lone messages to 3,000. Not part of `npm run bench`:
+// there is no baseline to set a ratio against.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,7 +51,8 @@ async function withParley<T>(use: (ctx: AppContext) => Promise<T>): Promise<T> {
   }
 }
 
-async function postPath(n: number) {
+/** `n` agent messages to random visitors with an ongoing conversation, `inFlight` at a time. */
+async function postPath(n: number, inFlight: number) {
   return withParley(async (ctx) => {
     const { account } = await createAccount(ctx, 'Acme')
     const agent = await createAgent(ctx, account.id, { email: 'liz@example.com', name: 'Liz' })
@@ -70,7 +73,7 @@ async function postPath(n: number) {
         await send()
       }
     }
-    return measure(n, () => Promise.all(Array.from({ length: IN_FLIGHT }, lane)).then(() => {}))
+    return measure(n, () => Promise.all(Array.from({ length: inFlight }, lane)).then(() => {}))
   })
 }
 
@@ -152,9 +155,15 @@ function chunks<T>(items: T[], size: number): T[][] {
 
 const messages = count(process.argv[2], 30_000)
 const deliveries = count(process.argv[3], 30_000)
-const post = await postPath(messages)
+const lone = count(process.argv[4], 3_000)
+const post = await postPath(messages, IN_FLIGHT)
 console.log(
   `POST write path: ${messages} messages, ${post.cpuUs.toFixed(1)} µs CPU each (${post.sysUs.toFixed(1)} system), ${post.perSecond.toFixed(0)}/s`,
+)
+// One at a time, each its own commit and sync: the realtime benchmark's load (500 messages/s) is this.
+const single = await postPath(lone, 1)
+console.log(
+  `lone writes:     ${lone} messages one at a time, ${single.cpuUs.toFixed(1)} µs CPU each (${single.sysUs.toFixed(1)} system), ${(1e6 / single.perSecond).toFixed(0)} µs apart`,
 )
 const drain = await webhookDrain(deliveries)
 console.log(
