@@ -18,8 +18,11 @@ function randomByte(): number {
   return pool[position++]
 }
 
+/** Brevo's ids are 17 characters. */
+const ID_LENGTH = 17
+
 /** A random id in Brevo's format: `eYBEm3gq3zc5ayE2g` (17 characters). */
-export function generateId(length = 17): string {
+export function generateId(length = ID_LENGTH): string {
   let out = ''
   while (out.length < length) {
     const byte = randomByte()
@@ -46,7 +49,7 @@ export function generateTimeOrderedId(at: number): string {
     prefix = ALPHABET[time % ALPHABET.length] + prefix
     time = Math.floor(time / ALPHABET.length)
   }
-  return prefix + generateId(17 - TIME_DIGITS)
+  return prefix + generateId(ID_LENGTH - TIME_DIGITS)
 }
 
 /** Generated visitor ids are 32 characters, like Brevo's. */

@@ -210,8 +210,9 @@ export interface Storage {
   /** Reads outside any transaction. */
   readonly read: Repos
   /**
-   * Runs `fn` in one transaction and resolves only once it is durably committed. Adapters may
-   * commit several concurrent transactions together; each still succeeds or fails alone.
+   * Runs `fn` in one transaction and resolves only once it is durably committed (or, with
+   * `durable: false`, committed). Adapters may commit several concurrent transactions together;
+   * each still succeeds or fails alone.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T>
   /** Applies pending migrations. */

@@ -117,17 +117,23 @@ function latestMessageAt(eb: ExpressionBuilder<Database, 'conversation'>) {
     .as('latest_message_at')
 }
 
-/** No message of the conversation was written after `after`: the exact test the stored activity cannot give. */
-function quietSince(eb: ExpressionBuilder<Database, 'conversation'>, after: number) {
-  return eb.not(
-    eb.exists(
-      eb
-        .selectFrom('message')
-        .select(eb.lit(1).as('one'))
-        .whereRef('message.conversation_id', '=', 'conversation.id')
-        .where('message.created_at', '>', after),
+/**
+ * No activity after `before`: the stored activity (which the idle index serves) is that old, and
+ * no message was written since, the exact test the stored activity alone cannot give.
+ */
+function idleSince(eb: ExpressionBuilder<Database, 'conversation'>, before: number) {
+  return eb.and([
+    eb('last_activity_at', '<=', before),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('message')
+          .select(eb.lit(1).as('one'))
+          .whereRef('message.conversation_id', '=', 'conversation.id')
+          .where('message.created_at', '>', before),
+      ),
     ),
-  )
+  ])
 }
 
 function toWebhookEndpoint(row: Selectable<WebhookEndpointTable>): StoredWebhookEndpoint {
@@ -606,7 +612,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           )
         }
         // The message being written is the latest activity, whatever was stored.
-        return { ...toConversation(row), lastActivityAt: Math.max(at, stored) }
+        return toConversation({ ...row, latest_message_at: at })
       },
       async update(accountId, id, changes) {
         const set: Partial<ConversationTable> = {}
@@ -624,7 +630,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .where('status', '=', 'open')
-          .$if(idleBefore !== undefined, (q) => q.where('last_activity_at', '<=', idleBefore!).where((eb) => quietSince(eb, idleBefore!)))
+          .$if(idleBefore !== undefined, (q) => q.where((eb) => idleSince(eb, idleBefore!)))
           .returningAll()
           .returning(latestMessageAt)
           .executeTakeFirst()
@@ -635,8 +641,7 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           .selectFrom('conversation')
           .select(['account_id', 'id'])
           .where('status', '=', 'open')
-          .where('last_activity_at', '<=', before)
-          .where((eb) => quietSince(eb, before))
+          .where((eb) => idleSince(eb, before))
           .orderBy('last_activity_at')
           .limit(limitOf(limit))
           .execute()
