@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import fs, { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { expect, it, vi } from 'vitest'
@@ -52,37 +51,39 @@ it('sqlite: keeps what a resolved transaction committed across close and reopen'
   }
 })
 
-it('sqlite: syncs the WAL before a durable transaction resolves, and not for a batch of non-durable ones alone', async () => {
+it('sqlite: syncs the WAL before a durable transaction resolves, a lone one on the event loop, and not for a batch of non-durable ones alone', async () => {
   const dir = tempDir()
   const file = join(dir.path, 'parley.db')
   const storage = createSqliteStorage(file)
-  // The storage syncs the WAL through a FileHandle; every FileHandle shares this prototype.
-  const probe = await open(join(dir.path, 'probe'), 'w')
-  const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
-  await probe.close()
-  const datasync = vi.spyOn(prototype, 'datasync')
+  const inline = vi.spyOn(fs, 'fdatasyncSync')
+  const offLoop = vi.spyOn(fs, 'fdatasync')
   try {
     await storage.migrate()
     const account = (n: number) => ({ id: `acc-sync-${n}`, name: 'Acme', widgetId: `widget-sync-${n}`, createdAt: 1 })
     await storage.transaction((tx) => tx.accounts.insert(account(1)))
-    expect(datasync).toHaveBeenCalledTimes(1)
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 0])
 
     await Promise.all([
       storage.transaction((tx) => tx.accounts.insert(account(2)), { durable: false }),
       storage.transaction((tx) => tx.accounts.insert(account(3)), { durable: false }),
     ])
-    expect(datasync).toHaveBeenCalledTimes(1)
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 0])
     // Committed all the same, and seen by reads.
     expect(await storage.read.accounts.get('acc-sync-3')).toEqual(account(3))
 
-    // Sharing a batch with a durable one, a non-durable unit waits for its sync like the rest.
+    // Sharing a batch with a durable one, a non-durable unit waits for its sync like the rest; a
+    // batch of more than one syncs off the event loop, while the next batch gathers.
     await Promise.all([
       storage.transaction((tx) => tx.accounts.insert(account(4)), { durable: false }),
       storage.transaction((tx) => tx.accounts.insert(account(5))),
     ])
-    expect(datasync).toHaveBeenCalledTimes(2)
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 1])
+    const walDescriptor = offLoop.mock.calls[0][0]
+    expect(inline.mock.calls[0][0]).toBe(walDescriptor)
+    expect(readlinkSync(`/proc/self/fd/${walDescriptor}`)).toBe(`${file}-wal`)
   } finally {
-    datasync.mockRestore()
+    inline.mockRestore()
+    offLoop.mockRestore()
     await storage.close()
     await dir.remove()
   }
