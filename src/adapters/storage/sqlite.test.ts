@@ -89,6 +89,33 @@ it('sqlite: syncs the WAL before a durable transaction resolves, a lone one on t
   }
 })
 
+it('sqlite: after a slow sync on the event loop, syncs lone transactions off it for a while', async () => {
+  const dir = tempDir()
+  const storage = createSqliteStorage(join(dir.path, 'parley.db'))
+  const realSync = fs.fdatasyncSync.bind(fs)
+  const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce((fd) => {
+    // A disk stall of 15 ms.
+    const until = performance.now() + 15
+    while (performance.now() < until);
+    realSync(fd)
+  })
+  const offLoop = vi.spyOn(fs, 'fdatasync')
+  try {
+    await storage.migrate()
+    const account = (n: number) => ({ id: `acc-stall-${n}`, name: 'Acme', widgetId: `widget-stall-${n}`, createdAt: 1 })
+    await storage.transaction((tx) => tx.accounts.insert(account(1)))
+    await storage.transaction((tx) => tx.accounts.insert(account(2)))
+    await storage.transaction((tx) => tx.accounts.insert(account(3)))
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 2])
+    expect(await storage.read.accounts.get('acc-stall-3')).toEqual(account(3))
+  } finally {
+    inline.mockRestore()
+    offLoop.mockRestore()
+    await storage.close()
+    await dir.remove()
+  }
+})
+
 it('sqlite: checkpoints the WAL into the database file off the event loop, long before 10,000 frames', async () => {
   const dir = tempDir()
   const file = join(dir.path, 'parley.db')

@@ -56,27 +56,42 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
   }
 }
 
+/** An inline sync slower than this (a disk stall) sends the next ones off the event loop... */
+const SLOW_INLINE_SYNC_MS = 10
+/** ...for this long, so a struggling disk stalls writes only, not every socket. */
+const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
+
 /**
  * Makes committed WAL frames durable. SQLite runs with `synchronous=NORMAL` (a commit appends
  * checksummed frames to the WAL and does not sync; the WAL is synced before every checkpoint), and
  * each batch is acknowledged only after an fdatasync of the WAL that started after its COMMIT: the
  * same guarantee as `synchronous=FULL`.
  *
- * `sync` waits on a libuv thread while the event loop goes on, so the requests read meanwhile form
- * the next batch. `syncNow` waits on the event loop itself: for a batch of one, where nothing is
- * there to group, it spares two hand-offs between threads, and on a small busy machine those are
- * where a lone message's latency tail came from (see README, "Realtime delivery").
+ * A batch of several syncs on a libuv thread while the event loop goes on, so the requests read
+ * meanwhile form the next batch. A batch of one, with nothing to group, syncs on the event loop
+ * itself: that spares two hand-offs between threads, which on a small busy machine were most of a
+ * lone message's latency tail (README, "Late evening of 2026-12-05"). Should such a sync take long,
+ * syncs leave the event loop for a while.
  */
 function createWalSync(walPath: string) {
   let fd: number | undefined
+  let offLoopUntil = 0
   const descriptor = () => (fd ??= fs.openSync(walPath, 'r+'))
   return {
-    sync(): Promise<void> {
+    sync(units: number): Promise<void> {
       const target = descriptor()
+      const start = performance.now()
+      if (units === 1 && start >= offLoopUntil) {
+        try {
+          fs.fdatasyncSync(target)
+        } catch (err) {
+          return Promise.reject(err)
+        }
+        const took = performance.now() - start
+        if (took > SLOW_INLINE_SYNC_MS) offLoopUntil = start + took + OFF_LOOP_AFTER_SLOW_SYNC_MS
+        return Promise.resolve()
+      }
       return new Promise((resolve, reject) => fs.fdatasync(target, (err) => (err ? reject(err) : resolve())))
-    },
-    syncNow(): void {
-      fs.fdatasyncSync(descriptor())
     },
     close(): void {
       if (fd !== undefined) fs.closeSync(fd)
@@ -292,10 +307,7 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
     // are read together once it returns, so under load batches still grow and sync off the loop.
     // A batch of non-durable units alone skips the sync; the next sync covers its frames too.
     try {
-      if (wal && batch.some((unit) => unit.durable)) {
-        if (batch.length === 1) wal.syncNow()
-        else await wal.sync()
-      }
+      if (wal && batch.some((unit) => unit.durable)) await wal.sync(batch.length)
     } catch (err) {
       for (const unit of batch) unit.reject(err)
       return
