@@ -108,9 +108,10 @@ interface SeqStatements {
 /**
  * The event seqs of a batch (one instance serves every batch, `begin` starting each). Each
  * account's last seq lives in its row; the batch reads it once, hands out the next ones itself and
- * writes the last back once before COMMIT, instead of an `UPDATE … RETURNING` per event. That is exact because the batch holds SQLite's write lock from
- * BEGIN IMMEDIATE to COMMIT: no other writer, in this process or another, appends meanwhile. What
- * a unit took is given back when its savepoint rolls back, so seqs stay gapless.
+ * writes the last back once before COMMIT, instead of an `UPDATE … RETURNING` per event. That is
+ * exact because the batch holds SQLite's write lock from BEGIN IMMEDIATE to COMMIT: no other
+ * writer, in this process or another, appends meanwhile. What a unit took is given back when its
+ * savepoint rolls back, so seqs stay gapless.
  */
 class BatchSequence implements EventSequence {
   #statements: SeqStatements
