@@ -1,9 +1,10 @@
 // Realtime delivery: N visitor sockets on /ws/visitor, one agent posting through the REST API at a
 // steady rate to random visitors; send-to-receive latency, memory per idle connection and loss.
-// Parley against a bare `ws` server doing the same HTTP request + socket push (servers/ws-baseline.ts).
+// Parley against a bare `ws` server doing the same HTTP request + socket push (servers/ws-baseline.ts),
+// and against the floor: that server writing each message durably before pushing it (`--durable`).
 //
-// Four children: the two servers, and one load generator per server (clients/visitor-load.ts), so
-// neither a server nor this process's printing shares the clock that times a message. Both sets of
+// Six children: the three servers, and one load generator per server (clients/visitor-load.ts), so
+// neither a server nor this process's printing shares the clock that times a message. All sets of
 // sockets stay open for the whole run; slices alternate between the servers like the REST ones.
 import { cpuOf, startChild, type ChildServer } from './lib/child.js'
 import {
@@ -38,7 +39,7 @@ interface ParleyInfo {
 }
 
 interface Side {
-  name: 'baseline' | 'Parley'
+  name: 'baseline' | 'Parley' | 'floor'
   server: ChildServer<{ port: number }>
   load: ChildServer<object>
   url: string
@@ -110,7 +111,7 @@ function summary(m: DeliveryMeasurement, report: LoadReport): string {
   )
 }
 
-async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): Promise<BenchResult[]> {
+async function run({ settings, parleyNodeArgs, only, floor: withFloor, progress }: BenchOptions): Promise<BenchResult[]> {
   if (only && !SCENARIO.includes(only)) return []
   const { sockets, messagesPerSecond } = settings
   const children: Array<ChildServer<unknown>> = []
@@ -126,10 +127,14 @@ async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): 
       ipc: true,
     })
     const baseline = await start<{ port: number }>('ws-baseline', 'bench/servers/ws-baseline.ts', { nodeArgs: ['--expose-gc'], ipc: true })
+    const floor = withFloor
+      ? await start<{ port: number }>('ws-floor', 'bench/servers/ws-baseline.ts', { args: ['--durable'], nodeArgs: ['--expose-gc'], ipc: true })
+      : undefined
     const sides: Side[] = []
     for (const [name, server, wsQuery, headers] of [
       ['baseline', baseline, 'widgetId=bench', {}],
       ['Parley', parley, `widgetId=${encodeURIComponent(parley.info.widgetId)}`, { 'api-key': parley.info.apiKey }],
+      ...(floor ? ([['floor', floor, 'widgetId=bench', {}]] as const) : []),
     ] as const) {
       const url = `http://127.0.0.1:${server.info.port}`
       await checkPost(name, url, headers, parley.info.agentId)
@@ -213,6 +218,7 @@ async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): 
       bytesPerConnectionTarget: BYTES_PER_CONNECTION_TARGET,
       baseline: measured.baseline!,
       parley: measured.Parley!,
+      ...(measured.floor && { floor: measured.floor }),
       // The load generator counts failed POSTs and lost messages over warm-up and measurement alike.
       warmupFailures: [],
     }

@@ -59,7 +59,7 @@ function summary(m: Measurement): string {
   return `${Math.round(m.requestsPerSecond)} req/s, p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms${cpu}, ${m.non2xx} non-2xx, ${m.errors} errors`
 }
 
-async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): Promise<Comparison[]> {
+async function run({ settings, parleyNodeArgs, only, floor: withFloor, progress }: BenchOptions): Promise<Comparison[]> {
   const parley = await startChild<ParleyInfo>('parley', 'bench/servers/parley.ts', {
     args: [String(VISITOR_COUNT)],
     nodeArgs: parleyNodeArgs,
@@ -70,23 +70,30 @@ async function run({ settings, parleyNodeArgs, only, progress }: BenchOptions): 
     const sample = await checkParley(parleyUrl, parley.info)
     progress(`Parley (pid ${parley.pid}) on ${parleyUrl}, SQLite file ${parley.info.databasePath}; a message is ${sample.length} bytes`)
     const baseline = await startChild<{ port: number }>('baseline', 'bench/servers/baseline.ts', { args: [sample], ipc: true })
+    // Started from a copy of Parley's database as it is now, so the same requests suit both.
+    const floor = withFloor
+      ? await startChild<{ port: number }>('floor', 'bench/servers/floor.ts', { args: [parley.info.databasePath], ipc: true })
+      : undefined
     try {
-      const urls = { baseline: `http://127.0.0.1:${baseline.info.port}`, parley: parleyUrl }
+      const urls = { baseline: `http://127.0.0.1:${baseline.info.port}`, parley: parleyUrl, floor: floor && `http://127.0.0.1:${floor.info.port}` }
       progress(`baseline (pid ${baseline.pid}) on ${urls.baseline}`)
+      if (floor) progress(`floor (pid ${floor.pid}) on ${urls.floor}`)
       const results: Comparison[] = []
       const scenarios = [
         { name: `POST ${MESSAGES_PATH}`, target: 0.5, requests: postRequests(parley.info) },
         { name: `GET ${MESSAGES_PATH}/{id}`, target: 0.7, requests: getRequests(parley.info) },
       ]
       for (const s of scenarios.filter((s) => !only || s.name.includes(only))) {
-        const result = await compare(s.name, s.target, urls, s.requests, settings, { baseline: cpuOf(baseline), parley: cpuOf(parley) })
+        const cpu = { baseline: cpuOf(baseline), parley: cpuOf(parley), floor: floor && cpuOf(floor) }
+        const result = await compare(s.name, s.target, urls, s.requests, settings, cpu)
         progress(`${s.name}: baseline ${summary(result.baseline)}`)
         progress(`${s.name}: Parley   ${summary(result.parley)}`)
+        if (result.floor) progress(`${s.name}: floor    ${summary(result.floor)}`)
         results.push(result)
       }
       return results
     } finally {
-      await baseline.stop()
+      await Promise.all([baseline.stop(), floor?.stop()])
     }
   } finally {
     await parley.stop()

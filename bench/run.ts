@@ -12,11 +12,12 @@
 // BENCH_CPU_PROF     a directory: the Parley child writes a V8 CPU profile there when it stops
 // BENCH_PARLEY_NODE_ARGS  extra node flags for the Parley child, space-separated (e.g. --max-semi-space-size=32)
 // BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)
+// BENCH_FLOOR        0 leaves out the floors (bench/servers/floor.ts, ws-baseline.ts --durable) (1)
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { stopAllChildren } from './lib/child.js'
 import { failures, type Benchmark, type BenchResult, type LoadSettings } from './lib/load.js'
-import { deliveryProblems, machineLine, realtimeSettingsLine, settingsLine, table, verdict } from './lib/report.js'
+import { deliveryProblems, machineLine, measuredServers, realtimeSettingsLine, settingsLine, table, verdict } from './lib/report.js'
 import { realtime } from './realtime.js'
 import { restApi } from './rest-api.js'
 import { webhooks } from './webhooks.js'
@@ -49,6 +50,7 @@ const parleyNodeArgs = [
   ...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean),
 ]
 const only = process.env.BENCH_ONLY || undefined
+const floor = numberSetting('BENCH_FLOOR', 1, 0, true) > 0
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -72,7 +74,7 @@ try {
   for (const benchmark of benchmarks) {
     process.stderr.write(`\n${benchmark.name}\n`)
     try {
-      results.push(...(await benchmark.run({ settings, parleyNodeArgs, only, progress })))
+      results.push(...(await benchmark.run({ settings, parleyNodeArgs, only, floor, progress })))
     } catch (err) {
       crashed.push(`${benchmark.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     }
@@ -89,7 +91,7 @@ if (withErrors.length > 0 || crashed.length > 0) {
   console.log(bar)
   console.log('!!! THIS RUN HAD ERRORS: its figures are not valid.')
   for (const r of withErrors) {
-    for (const [name, m] of [['baseline', r.baseline], ['Parley', r.parley]] as const) {
+    for (const [name, m] of measuredServers(r)) {
       if (failures(m) > 0) console.log(`!!! ${r.scenario}, ${name}: ${m.non2xx} non-2xx ${JSON.stringify(m.statusCodes)}, ${m.errors} errors (${m.timeouts} timeouts)`)
     }
     for (const w of r.warmupFailures) console.log(`!!! ${r.scenario}, ${w}`)

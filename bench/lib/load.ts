@@ -44,6 +44,11 @@ export interface Comparison {
   target: number
   baseline: Measurement
   parley: Measurement
+  /**
+   * The floor (bench/servers/floor.ts): the least work Parley's rules require, with none of its
+   * layers. Its ratio is the best any implementation could show on this machine.
+   */
+  floor?: Measurement
   /** Failures seen during warm-up, which the measurements above do not include. */
   warmupFailures: string[]
 }
@@ -84,6 +89,8 @@ export interface DeliveryComparison {
   bytesPerConnectionTarget: number
   baseline: DeliveryMeasurement
   parley: DeliveryMeasurement
+  /** The floor: the baseline writing each message durably before it pushes it (ws-baseline.ts --durable). */
+  floor?: DeliveryMeasurement
   warmupFailures: string[]
 }
 
@@ -168,41 +175,45 @@ export function describeFailures(m: Measurement): string {
 }
 
 /**
- * Warm-up, then `rounds` slices per server in the order B P, P B, B P, … with identical settings
- * and identical request lists; throughput is all responses over all measured seconds. With `cpu`,
- * each server's CPU time is read around each of its slices.
+ * Warm-up, then `rounds` slices per server in the order B P (F), (F) P B, B P (F), … with identical
+ * settings and identical request lists; throughput is all responses over all measured seconds. With
+ * `cpu`, each server's CPU time is read around each of its slices. The floor runs only when
+ * `urls.floor` is given.
  */
 export async function compare(
   scenario: string,
   target: number,
-  urls: { baseline: string; parley: string },
+  urls: { baseline: string; parley: string; floor?: string },
   requestsFor: RequestsFor,
   settings: LoadSettings,
-  cpu?: { baseline: CpuProbe; parley: CpuProbe },
+  cpu?: { baseline: CpuProbe; parley: CpuProbe; floor?: CpuProbe },
 ): Promise<Comparison> {
-  const names = ['baseline', 'parley'] as const
+  type Name = 'baseline' | 'parley' | 'floor'
+  const names: Name[] = urls.floor === undefined ? ['baseline', 'parley'] : ['baseline', 'parley', 'floor']
   const warmupFailures: string[] = []
   if (settings.warmupSeconds > 0) {
     for (const name of names) {
-      const warm = merge([await runSlice(urls[name], requestsFor, settings, settings.warmupSeconds)])
+      const warm = merge([await runSlice(urls[name]!, requestsFor, settings, settings.warmupSeconds)])
       if (failures(warm) > 0) warmupFailures.push(`${name} warm-up: ${describeFailures(warm)}`)
     }
   }
-  const slices = { baseline: [] as Slice[], parley: [] as Slice[] }
-  const cpuUs = { baseline: 0, parley: 0 }
+  const slices: Record<Name, Slice[]> = { baseline: [], parley: [], floor: [] }
+  const cpuUs: Record<Name, number> = { baseline: 0, parley: 0, floor: 0 }
   const seconds = settings.durationSeconds / settings.rounds
   for (let round = 0; round < settings.rounds; round++) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-      const before = await cpu?.[name]()
-      slices[name].push(await runSlice(urls[name], requestsFor, settings, seconds))
-      if (cpu) cpuUs[name] += (await cpu[name]()) - before!
+      const probe = cpu?.[name]
+      const before = await probe?.()
+      slices[name].push(await runSlice(urls[name]!, requestsFor, settings, seconds))
+      if (probe) cpuUs[name] += (await probe()) - before!
     }
   }
-  const measured = (name: (typeof names)[number]): Measurement => {
+  const measured = (name: Name): Measurement => {
     const m = merge(slices[name])
-    return cpu ? { ...m, cpuPerRequestUs: m.completed > 0 ? cpuUs[name] / m.completed : 0 } : m
+    return cpu?.[name] ? { ...m, cpuPerRequestUs: m.completed > 0 ? cpuUs[name] / m.completed : 0 } : m
   }
-  return { scenario, target, baseline: measured('baseline'), parley: measured('parley'), warmupFailures }
+  const floor = urls.floor === undefined ? undefined : measured('floor')
+  return { scenario, target, baseline: measured('baseline'), parley: measured('parley'), ...(floor && { floor }), warmupFailures }
 }
 
 export interface BenchOptions {
@@ -211,6 +222,8 @@ export interface BenchOptions {
   parleyNodeArgs: string[]
   /** Run only the scenarios whose name contains this (BENCH_ONLY). */
   only?: string
+  /** Measure the floors too (BENCH_FLOOR): the least work Parley's rules require, with none of Parley. */
+  floor: boolean
   /** One line of progress, for stderr. */
   progress(line: string): void
 }

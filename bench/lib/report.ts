@@ -1,5 +1,5 @@
 import { cpus, loadavg, platform, release } from 'node:os'
-import { failures, isDelivery, type Comparison, type DeliveryComparison, type DeliveryMeasurement, type LoadSettings, type BenchResult } from './load.js'
+import { failures, isDelivery, type BenchResult, type Comparison, type DeliveryComparison, type DeliveryMeasurement, type LoadSettings, type Measurement } from './load.js'
 
 export function machineLine(): string {
   const cores = cpus()
@@ -24,8 +24,15 @@ export function realtimeSettingsLine(s: LoadSettings): string {
   )
 }
 
-function ratio(c: Comparison): number {
-  return c.baseline.requestsPerSecond > 0 ? c.parley.requestsPerSecond / c.baseline.requestsPerSecond : 0
+function ratio(c: Comparison, of: Measurement = c.parley): number {
+  return c.baseline.requestsPerSecond > 0 ? of.requestsPerSecond / c.baseline.requestsPerSecond : 0
+}
+
+/** Every server a result measured, by the name a report gives it. */
+export function measuredServers<M extends Measurement>(r: { baseline: M; parley: M; floor?: M }): Array<[string, M]> {
+  const servers: Array<[string, M]> = [['baseline', r.baseline], ['Parley', r.parley]]
+  if (r.floor) servers.push(['floor', r.floor])
+  return servers
 }
 
 function p99Ratio(c: DeliveryComparison): number {
@@ -36,7 +43,7 @@ function p99Ratio(c: DeliveryComparison): number {
 export function deliveryProblems(r: BenchResult): string[] {
   if (!isDelivery(r)) return []
   const lines: string[] = []
-  for (const [name, m] of [['baseline', r.baseline], ['Parley', r.parley]] as const) {
+  for (const [name, m] of measuredServers(r)) {
     if (m.lost > 0) lines.push(`${name}: ${m.lost} of ${m.sent} messages answered 200 and never delivered`)
     if (m.duplicates > 0) lines.push(`${name}: ${m.duplicates} messages delivered twice`)
     if (m.misdelivered > 0) lines.push(`${name}: ${m.misdelivered} messages delivered to the wrong visitor`)
@@ -46,7 +53,7 @@ export function deliveryProblems(r: BenchResult): string[] {
 
 /** PASS, or BELOW (REST throughput under target), OVER (realtime latency or memory over target), ERRORS. */
 export function verdict(c: BenchResult): 'PASS' | 'BELOW' | 'OVER' | 'ERRORS' {
-  if (failures(c.baseline) > 0 || failures(c.parley) > 0 || c.warmupFailures.length > 0) return 'ERRORS'
+  if (measuredServers(c).some(([, m]) => failures(m) > 0) || c.warmupFailures.length > 0) return 'ERRORS'
   if (!isDelivery(c)) return ratio(c) >= c.target ? 'PASS' : 'BELOW'
   if (deliveryProblems(c).length > 0) return 'ERRORS'
   return p99Ratio(c) <= c.p99Target && c.parley.rssPerConnection <= c.bytesPerConnectionTarget ? 'PASS' : 'OVER'
@@ -65,21 +72,29 @@ function render(header: string[], rows: string[][]): string {
 
 /** One realtime scenario, a row per figure; 1 KB is 1024 bytes. */
 function deliveryTable(c: DeliveryComparison): string {
-  const both = (f: (m: DeliveryMeasurement) => string) => [f(c.baseline), f(c.parley)]
+  const servers = measuredServers(c).map(([, m]) => m)
+  const each = (f: (m: DeliveryMeasurement) => string) => servers.map(f)
+  const over = (f: (m: DeliveryMeasurement) => number) => {
+    const ratioTo = (m: DeliveryMeasurement) => (f(c.baseline) > 0 ? (f(m) / f(c.baseline)).toFixed(2) : '0.00')
+    return c.floor ? [ratioTo(c.parley), ratioTo(c.floor)] : [ratioTo(c.parley)]
+  }
+  const none = c.floor ? ['', ''] : ['']
   const pass = (ok: boolean) => (ok ? 'PASS' : 'OVER')
+  const clean = servers.every((m) => m.lost === 0)
   const rows = [
-    ['  send → receive p50', ...both((m) => ms(m.p50Ms)), (c.baseline.p50Ms > 0 ? c.parley.p50Ms / c.baseline.p50Ms : 0).toFixed(2), '', ''],
-    ['  send → receive p99', ...both((m) => ms(m.p99Ms)), p99Ratio(c).toFixed(2), `≤ ${c.p99Target.toFixed(2)}`, pass(p99Ratio(c) <= c.p99Target)],
-    ['  send → receive max', ...both((m) => ms(m.maxMs)), (c.baseline.maxMs > 0 ? c.parley.maxMs / c.baseline.maxMs : 0).toFixed(2), '', ''],
-    ['  received msg/s (measured)', ...both((m) => rps(m.requestsPerSecond)), '', '', ''],
-    ['  server CPU per message', ...both((m) => `${Math.round(m.cpuPerMessageUs)} µs`), (c.baseline.cpuPerMessageUs > 0 ? c.parley.cpuPerMessageUs / c.baseline.cpuPerMessageUs : 0).toFixed(2), '', ''],
-    ['  RSS per idle connection, less young gen.', ...both((m) => kb(m.rssPerConnection)), '', `≤ ${kb(c.bytesPerConnectionTarget)}`, pass(c.parley.rssPerConnection <= c.bytesPerConnectionTarget)],
-    ['  RSS per idle connection, as is', ...both((m) => kb(m.rawRssPerConnection)), '', '', ''],
-    ['  V8 heap per idle connection', ...both((m) => kb(m.heapPerConnection)), '', '', ''],
-    ['  messages lost / sent', ...both((m) => `${m.lost} / ${m.sent}`), '', '0', c.parley.lost === 0 && c.baseline.lost === 0 ? 'PASS' : 'ERRORS'],
-    ['  non-2xx+errors', ...both((m) => String(failures(m))), '', '0', failures(c.baseline) + failures(c.parley) === 0 ? 'PASS' : 'ERRORS'],
+    ['  send → receive p50', ...each((m) => ms(m.p50Ms)), ...over((m) => m.p50Ms), '', ''],
+    ['  send → receive p99', ...each((m) => ms(m.p99Ms)), ...over((m) => m.p99Ms), `≤ ${c.p99Target.toFixed(2)}`, pass(p99Ratio(c) <= c.p99Target)],
+    ['  send → receive max', ...each((m) => ms(m.maxMs)), ...over((m) => m.maxMs), '', ''],
+    ['  received msg/s (measured)', ...each((m) => rps(m.requestsPerSecond)), ...none, '', ''],
+    ['  server CPU per message', ...each((m) => `${Math.round(m.cpuPerMessageUs)} µs`), ...over((m) => m.cpuPerMessageUs), '', ''],
+    ['  RSS per idle connection, less young gen.', ...each((m) => kb(m.rssPerConnection)), ...none, `≤ ${kb(c.bytesPerConnectionTarget)}`, pass(c.parley.rssPerConnection <= c.bytesPerConnectionTarget)],
+    ['  RSS per idle connection, as is', ...each((m) => kb(m.rawRssPerConnection)), ...none, '', ''],
+    ['  V8 heap per idle connection', ...each((m) => kb(m.heapPerConnection)), ...none, '', ''],
+    ['  messages lost / sent', ...each((m) => `${m.lost} / ${m.sent}`), ...none, '0', clean ? 'PASS' : 'ERRORS'],
+    ['  non-2xx+errors', ...each((m) => String(failures(m))), ...none, '0', servers.every((m) => failures(m) === 0) ? 'PASS' : 'ERRORS'],
   ]
-  return `${render([c.scenario, 'baseline', 'Parley', 'ratio', 'target', 'result'], rows)}\nresult: ${verdict(c)}`
+  const header = [c.scenario, 'baseline', 'Parley', ...(c.floor ? ['floor', 'Parley ratio', 'floor ratio'] : ['ratio']), 'target', 'result']
+  return `${render(header, rows)}\nresult: ${verdict(c)}`
 }
 
 /** The REST table, then one table per realtime scenario. */
@@ -99,18 +114,29 @@ function cpuPerRequest(c: Comparison): string {
 }
 
 function throughputTable(comparisons: Comparison[]): string {
+  const withFloor = comparisons.some((c) => c.floor)
   const header = ['scenario', 'baseline req/s', 'Parley req/s', 'ratio', 'target', 'baseline p99', 'Parley p99', 'CPU/req baseline → Parley', 'result', 'non-2xx+errors']
-  const rows = comparisons.map((c) => [
-    c.scenario,
-    rps(c.baseline.requestsPerSecond),
-    rps(c.parley.requestsPerSecond),
-    ratio(c).toFixed(2),
-    `≥ ${c.target.toFixed(2)}`,
-    ms(c.baseline.p99Ms),
-    ms(c.parley.p99Ms),
-    cpuPerRequest(c),
-    verdict(c),
-    `${failures(c.baseline)} / ${failures(c.parley)}`,
-  ])
+  if (withFloor) {
+    header.splice(4, 0, 'floor req/s', 'floor ratio')
+    header[header.length - 1] = 'non-2xx+errors (B / P / F)'
+  }
+  const rows = comparisons.map((c) => {
+    const row = [
+      c.scenario,
+      rps(c.baseline.requestsPerSecond),
+      rps(c.parley.requestsPerSecond),
+      ratio(c).toFixed(2),
+      `≥ ${c.target.toFixed(2)}`,
+      ms(c.baseline.p99Ms),
+      ms(c.parley.p99Ms),
+      cpuPerRequest(c),
+      verdict(c),
+      measuredServers(c)
+        .map(([, m]) => failures(m))
+        .join(' / '),
+    ]
+    if (withFloor) row.splice(4, 0, c.floor ? rps(c.floor.requestsPerSecond) : '–', c.floor ? ratio(c, c.floor).toFixed(2) : '–')
+    return row
+  })
   return render(header, rows)
 }
