@@ -4,4 +4,6 @@
 import { register } from 'tsx/esm/api'
 
 register()
+// First, so that its V8 settings hold before Parley allocates anything.
+await import('../src/v8-flags.ts')
 await import('../src/cli.ts')

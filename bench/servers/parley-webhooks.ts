@@ -3,6 +3,8 @@
 // be queued first and its draining timed.
 // Usage: node --import tsx bench/servers/parley-webhooks.ts <receiver url>   (with an IPC channel)
 // Prints one JSON line ({ port, apiKey, agentId, endpointId, secret }) once it listens on 127.0.0.1.
+// Parley's V8 settings, as bin/parley.js applies them: before anything else is loaded.
+import '../../src/v8-flags.js'
 import { startBackgroundJobs } from '../../src/background.js'
 import { createAccount, createAgent } from '../../src/services/accounts.js'
 import { sendAgentMessage } from '../../src/services/messages.js'

@@ -2,6 +2,8 @@
 // Usage: node --import tsx bench/servers/parley.ts <seed messages>
 // Prints one JSON line ({ port, apiKey, agentId, widgetId, messageIds }) once it listens on 127.0.0.1.
 // Started with an IPC channel, it answers memory and CPU probes (bench/realtime.ts).
+// Parley's V8 settings, as bin/parley.js applies them: before anything else is loaded.
+import '../../src/v8-flags.js'
 import { createAccount, createAgent } from '../../src/services/accounts.js'
 import { sendAgentMessage } from '../../src/services/messages.js'
 import { messageText, VISITOR_COUNT, visitorId } from '../lib/workload.js'
