@@ -46,7 +46,7 @@ export interface Comparison {
   parley: Measurement
   /**
    * The floor (bench/servers/floor.ts): the least work Parley's rules require, with none of its
-   * layers. Its ratio is the best any implementation could show on this machine.
+   * layers. Its ratio is about the best a plain implementation of those rules shows on this machine.
    */
   floor?: Measurement
   /** Failures seen during warm-up, which the measurements above do not include. */
