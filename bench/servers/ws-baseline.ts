@@ -12,13 +12,13 @@
 // Usage: node --import tsx bench/servers/ws-baseline.ts [--durable]
 // Prints one JSON line ({ port }) once it listens on 127.0.0.1; answers memory and CPU probes over IPC.
 import { createServer } from 'node:http'
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { createSqliteStorage } from '../../src/adapters/storage/sqlite.js'
+import { generateId, generateTimeOrderedId } from '../../src/domain/ids.js'
 import { MAX_FRAME_BYTES } from '../../src/realtime/protocol.js'
 import { groupCommit } from './group-commit.js'
 import { answerProbes, reportReady, stopOn } from './lifecycle.js'
@@ -58,7 +58,7 @@ async function openDurableStore() {
       return writer.write(() => {
         let conversationId = selectConversation.get(accountId, visitorId) as string | undefined
         if (conversationId === undefined) {
-          conversationId = randomUUID()
+          conversationId = generateId()
           insertConversation.run(conversationId, accountId, visitorId, message.createdAt, message.createdAt, message.createdAt)
         }
         insertMessage.run(message.id, accountId, conversationId, visitorId, message.text ?? '', message.agentName, message.createdAt)
@@ -93,7 +93,8 @@ const server = createServer((request, response) => {
       return
     }
     const createdAt = Date.now()
-    const message: BenchMessage = { id: randomUUID(), type: 'agent', text: body.text, createdAt, agentName: 'Bench Agent' }
+    // Ids like Parley's, which start with the time: the floor's message index then grows at one end.
+    const message: BenchMessage = { id: generateTimeOrderedId(createdAt), type: 'agent', text: body.text, createdAt, agentName: 'Bench Agent' }
     const messageSeq = ++seq
     const deliver = () => {
       const frame = JSON.stringify({ type: 'message.created', seq: messageSeq, message })
