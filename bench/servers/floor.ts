@@ -35,9 +35,6 @@ await original.backup(databasePath)
 original.close()
 
 const db = new BetterSqlite3(databasePath)
-db.pragma('journal_mode = WAL')
-db.pragma('synchronous = NORMAL')
-db.pragma('wal_autocheckpoint = 10000')
 const keys = new Map(
   (db.prepare('select hash, account_id from api_key where revoked_at is null').all() as Array<{ hash: string; account_id: string }>).map(
     (k) => [k.hash, k.account_id],
@@ -76,7 +73,7 @@ interface Wire {
 
 // Accounts whose seq moved in the current batch: each is written back once, before its COMMIT.
 const seqMoved = new Set<string>()
-const writer = groupCommit(db, `${databasePath}-wal`, () => {
+const writer = groupCommit(db, () => {
   for (const accountId of seqMoved) setLastSeq.run(lastSeqs.get(accountId), accountId)
   seqMoved.clear()
 })

@@ -1,11 +1,12 @@
 // The floors' durable writer (bench/servers/floor.ts, ws-baseline.ts --durable): the least a
 // server must do so that an answer follows its write onto the disk, on better-sqlite3 with nothing
-// of Parley. Writes read in one turn of the event loop share one BEGIN…COMMIT (no savepoints: a
-// floor's writes do not fail halfway), then one fdatasync of the WAL before any of them resolves:
-// on the event loop for a lone write, on a libuv thread for several, as Parley's own storage does.
-// The next batch starts once the sync returned.
-import fs from 'node:fs'
+// of Parley's storage but its WAL sync. Writes read in one turn of the event loop share one
+// BEGIN…COMMIT (no savepoints: a floor's writes do not fail halfway), then one fdatasync of the WAL
+// before any of them resolves, made by `createWalSync` as Parley's own storage makes it (on the
+// event loop for a lone write, on a libuv thread for several). The next batch starts once the sync
+// returned.
 import type BetterSqlite3 from 'better-sqlite3'
+import { createWalSync } from '../../src/adapters/storage/sqlite.js'
 
 interface Pending {
   work: () => unknown
@@ -20,26 +21,20 @@ export interface GroupCommit {
 }
 
 /**
- * `db` must be in WAL mode with `synchronous = NORMAL`: this writer does the syncing.
- * `beforeCommit` runs in each batch's transaction after its last write.
+ * Puts the file database `db` in WAL mode with `synchronous = NORMAL` (this writer does the syncing)
+ * and Parley's checkpoint interval. `beforeCommit` runs in each batch's transaction after its last
+ * write.
  */
-export function groupCommit(db: BetterSqlite3.Database, walPath: string, beforeCommit?: () => void): GroupCommit {
+export function groupCommit(db: BetterSqlite3.Database, beforeCommit?: () => void): GroupCommit {
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('wal_autocheckpoint = 10000')
   const begin = db.prepare('begin immediate')
   const commit = db.prepare('commit')
   const rollback = db.prepare('rollback')
-  const wal = fs.openSync(walPath, 'r+')
+  const wal = createWalSync(`${db.name}-wal`)
   let queue: Pending[] = []
   let busy = false
-
-  function sync(units: number, then: (err: Error | null) => void): void {
-    if (units > 1) return fs.fdatasync(wal, then)
-    try {
-      fs.fdatasyncSync(wal)
-    } catch (err) {
-      return then(err as Error)
-    }
-    then(null)
-  }
 
   function flush(): void {
     const batch = queue
@@ -55,10 +50,10 @@ export function groupCommit(db: BetterSqlite3.Database, walPath: string, beforeC
       for (const p of batch) p.reject(err)
       return next()
     }
-    sync(batch.length, (err) => {
-      batch.forEach((p, i) => (err ? p.reject(err) : p.resolve(results[i])))
-      next()
-    })
+    wal.sync(batch.length).then(
+      () => batch.forEach((p, i) => p.resolve(results[i])),
+      (err) => batch.forEach((p) => p.reject(err)),
+    ).finally(next)
   }
 
   function next(): void {
@@ -77,7 +72,7 @@ export function groupCommit(db: BetterSqlite3.Database, walPath: string, beforeC
       })
     },
     close(): void {
-      fs.closeSync(wal)
+      wal.close()
     },
   }
 }

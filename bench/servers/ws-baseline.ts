@@ -39,9 +39,6 @@ async function openDurableStore() {
   await migrated.migrate()
   await migrated.close()
   const db = new BetterSqlite3(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.pragma('wal_autocheckpoint = 10000')
   const accountId = 'bench'
   const selectConversation = db.prepare('select id from conversation where account_id = ? and visitor_id = ?').pluck()
   const insertConversation = db.prepare(
@@ -51,7 +48,7 @@ async function openDurableStore() {
     `insert into message (id, account_id, conversation_id, visitor_id, type, text, agent_name, created_at) values (?, ?, ?, ?, 'agent', ?, ?, ?)`,
   )
   const insertEvent = db.prepare(`insert into event (account_id, seq, conversation_id, type, payload, created_at) values (?, ?, ?, 'message.created', ?, ?)`)
-  const writer = groupCommit(db, `${path}-wal`)
+  const writer = groupCommit(db)
   return {
     /** Resolves once the message and its event are on disk. */
     store(visitorId: string, message: BenchMessage, seq: number): Promise<void> {

@@ -71,9 +71,9 @@ const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
  * meanwhile form the next batch. A batch of one, with nothing to group, syncs on the event loop
  * itself: that spares two hand-offs between threads, which on a small busy machine were most of a
  * lone message's latency tail (README, "Late evening of 2026-12-05"). Should such a sync take long,
- * syncs leave the event loop for a while.
+ * syncs leave the event loop for a while. The benchmarks' floors sync the same way.
  */
-function createWalSync(walPath: string) {
+export function createWalSync(walPath: string) {
   let fd: number | undefined
   let offLoopUntil = 0
   const descriptor = () => (fd ??= fs.openSync(walPath, 'r+'))
