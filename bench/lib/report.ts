@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { cpus, loadavg, platform, release } from 'node:os'
 import { failures, isDelivery, type BenchResult, type Comparison, type DeliveryComparison, type DeliveryMeasurement, type LoadSettings, type Measurement } from './load.js'
 
@@ -7,7 +8,20 @@ export function machineLine(): string {
   const load = loadavg()
     .map((n) => n.toFixed(2))
     .join(' ')
-  return `machine: ${model} × ${cores.length} · node ${process.version} · ${platform()} ${release()} · load average ${load}`
+  return `machine: ${model} × ${cores.length} · node ${process.version} · ${platform()} ${release()} · load average ${load}${vcpuPacking()}`
+}
+
+/**
+ * Some VM kernels pack runnable threads onto fewer vCPUs (`kernel.sched_vcpu_pack`); there a thread
+ * woken on a busy vCPU may wait for it while another idles, which shows in latency tails (README,
+ * Benchmarks, "Late night of 2026-12-05"). Printed where the setting exists.
+ */
+function vcpuPacking(): string {
+  try {
+    return ` · sched_vcpu_pack ${readFileSync('/proc/sys/kernel/sched_vcpu_pack', 'utf8').trim()}`
+  } catch {
+    return ''
+  }
 }
 
 export function settingsLine(s: LoadSettings): string {
