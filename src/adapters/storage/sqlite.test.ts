@@ -176,3 +176,35 @@ it('sqlite: keeps the WAL bounded under sustained writes, which the checkpoint w
     await dir.remove()
   }
 })
+
+it('sqlite: a migration waits for the write batch in progress, which has the writer to itself', async () => {
+  const dir = tempDir()
+  const storage = createSqliteStorage(join(dir.path, 'parley.db'))
+  try {
+    await storage.migrate()
+    const account = { id: 'acc-migrate', name: 'Acme', widgetId: 'widget-migrate', createdAt: 1_700_000_000_000 }
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let inBatch!: () => void
+    const started = new Promise<void>((resolve) => (inBatch = resolve))
+    const written = storage.transaction(async (tx) => {
+      await tx.accounts.insert(account)
+      inBatch()
+      await held
+    })
+    await started
+    let migrated = false
+    const migration = storage.migrate().then(() => (migrated = true))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Run inside the batch's BEGIN…COMMIT, the migrator's own transaction would fail.
+    expect(migrated).toBe(false)
+    release()
+    await written
+    await migration
+    expect(migrated).toBe(true)
+    expect(await storage.read.accounts.get(account.id)).toEqual(account)
+  } finally {
+    await storage.close()
+    await dir.remove()
+  }
+})

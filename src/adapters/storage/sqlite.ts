@@ -227,8 +227,8 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
   database.pragma('busy_timeout = 5000')
   const writer = withStatementCache(database)
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) })
-  // A batch holds `db`'s one connection, so nothing else (migrations, `:memory:` reads) uses the
-  // writer meanwhile, and runs its statements through repositories made once: the hot ones
+  // A batch has the writer to itself (`withWriter`: no migration, no `:memory:` read meanwhile),
+  // and runs its statements through repositories made once: the hot ones
   // straight on the writer, the rest through a Kysely of its own on the same connection, whose
   // driver nothing else contends for. Made per batch, they were 8% of what the realtime
   // benchmark allocated.
@@ -264,13 +264,28 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
 
   let queue: PendingUnit[] = []
   let flushing = false
+  /** Migrations in progress: batches wait for them, and they for the batch in progress. */
+  let migrating: Promise<void> | undefined
+
+  /**
+   * Runs `write` with the writer's connection to itself. `:memory:` reads go through `db` and so
+   * through Kysely's connection mutex, which a batch takes too. A file database's `db` serves
+   * migrations only, so a batch there just waits out a migration: taking Kysely's connection
+   * builds a Kysely, an executor and a provider each time, about 3.5 KB of garbage per batch,
+   * which at one message per batch was a third of what a lone transaction allocated.
+   */
+  async function withWriter(write: () => Promise<void>): Promise<void> {
+    if (inMemory) return db.connection().execute(write)
+    while (migrating) await migrating.catch(() => {})
+    return write()
+  }
 
   async function runBatch(batch: PendingUnit[]): Promise<void> {
     const outcomes: Array<{ ok: boolean; value: unknown; hooks: Array<() => void> }> = []
     try {
       // An open read snapshot would keep the checkpoint from reaching the end of the WAL.
       snapshots?.close()
-      await db.connection().execute(async () => {
+      await withWriter(async () => {
         const { repos, sequence } = (batchRepos ??= makeBatchRepos())
         sequence.begin()
         control.begin.run()
@@ -351,7 +366,16 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
         if (!flushing && queue.length === 1) setImmediate(flush)
       })
     },
-    migrate: () => migrateToLatest(db),
+    async migrate() {
+      while (migrating) await migrating.catch(() => {})
+      while (flushing) await new Promise((resolve) => setImmediate(resolve))
+      migrating = migrateToLatest(db)
+      try {
+        await migrating
+      } finally {
+        migrating = undefined
+      }
+    },
     async ping() {
       await sql`select 1`.execute(readDb)
     },
