@@ -1,6 +1,6 @@
 import { NotFoundError } from '../domain/errors.js'
 import { generateId } from '../domain/ids.js'
-import type { Conversation } from '../domain/model.js'
+import type { Complete, Conversation } from '../domain/model.js'
 import type { ConversationChanges, Tx } from '../ports/storage.js'
 import { recordEvent, transact, type ServiceDeps } from './deps.js'
 import { ensureVisitor } from './visitors.js'
@@ -52,12 +52,16 @@ export async function enterConversation(
     if (visitor?.lastPage) changes.startPage = visitor.lastPage
   }
   await tx.conversations.update(accountId, touched.id, changes)
-  const conversation: Conversation = {
-    ...touched,
+  const conversation: Complete<Conversation> = {
+    id: touched.id,
+    accountId: touched.accountId,
+    visitorId: touched.visitorId,
     status: 'open',
+    startPage: changes.startPage ?? touched.startPage,
+    createdAt: touched.createdAt,
+    lastActivityAt: touched.lastActivityAt,
     openedAt: changes.openedAt ?? touched.openedAt,
     startedAt: changes.startedAt === null ? undefined : (changes.startedAt ?? touched.startedAt),
-    startPage: changes.startPage ?? touched.startPage,
   }
   return { conversation, starts }
 }

@@ -1,6 +1,6 @@
 import { InvalidParameterError, NotFoundError } from '../domain/errors.js'
 import { generateTimeOrderedId } from '../domain/ids.js'
-import type { BrowserFacts, Message, PageVisit } from '../domain/model.js'
+import type { BrowserFacts, Complete, Message, PageVisit } from '../domain/model.js'
 import type { Tx } from '../ports/storage.js'
 import { resolveAgent, type AgentIdentification } from './agents.js'
 import { enterConversation } from './conversations.js'
@@ -45,7 +45,25 @@ async function storeNewMessage(
   // Pushed and automatic messages are the site talking; they neither start nor make a conversation.
   const speaks = !fields.isPushed && !fields.isTrigger
   const { conversation, starts } = await enterConversation(tx, accountId, fields.visitorId, speaks, now)
-  const message: Message = { ...fields, id: generateTimeOrderedId(now), accountId, conversationId: conversation.id, createdAt: now }
+  const message: Complete<Message> = {
+    id: generateTimeOrderedId(now),
+    accountId,
+    conversationId: conversation.id,
+    visitorId: fields.visitorId,
+    type: fields.type,
+    text: fields.text,
+    agentId: fields.agentId,
+    agentName: fields.agentName,
+    agentUserpic: fields.agentUserpic,
+    groupId: fields.groupId,
+    isPushed: fields.isPushed,
+    isTrigger: fields.isTrigger,
+    receivedFrom: fields.receivedFrom,
+    file: fields.file,
+    createdAt: now,
+    editedAt: fields.editedAt,
+    deletedAt: fields.deletedAt,
+  }
   await tx.messages.insert(message)
   const moment = starts
     ? ({ kind: 'started', conversation, message } as const)

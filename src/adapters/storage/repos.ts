@@ -6,6 +6,7 @@ import {
   type Agent,
   type AgentGroup,
   type ApiKey,
+  type Complete,
   type Conversation,
   type Message,
   type MessageFile,
@@ -611,8 +612,11 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
             { accountId, id: row.id, at },
           )
         }
-        // The message being written is the latest activity, whatever was stored.
-        return toConversation({ ...row, latest_message_at: at })
+        // The message being written is the latest activity, whatever was stored. (Set, not
+        // spread into the row: see `Complete` in domain/model.ts.)
+        const conversation = toConversation(row)
+        conversation.lastActivityAt = Math.max(conversation.lastActivityAt, at)
+        return conversation
       },
       async update(accountId, id, changes) {
         const set: Partial<ConversationTable> = {}
@@ -721,7 +725,9 @@ export function createRepos(db: Kysely<Database>, prepared: RunPrepared = create
           created_at: at,
         }
         await prepared(db, 'events.insert', (q, p: typeof row) => q.insertInto('event').values({ ...p }), row)
-        return { ...event, accountId, seq, createdAt: at } as StoredEvent
+        // Named, not spread: see `Complete` in domain/model.ts.
+        const stored: Complete<StoredEvent> = { type: event.type, conversationId: event.conversationId, payload: event.payload, accountId, seq, createdAt: at }
+        return stored as StoredEvent
       },
       async listAfter(accountId, afterSeq, limit) {
         const rows = await db
