@@ -271,8 +271,8 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
    * Runs `write` with the writer's connection to itself. `:memory:` reads go through `db` and so
    * through Kysely's connection mutex, which a batch takes too. A file database's `db` serves
    * migrations only, so a batch there just waits out a migration: taking Kysely's connection
-   * builds a Kysely, an executor and a provider each time, about 3.5 KB of garbage per batch,
-   * which at one message per batch was a third of what a lone transaction allocated.
+   * builds a Kysely, an executor and a provider each time, which cost messages written one at a
+   * time about 7% of their CPU (README, Benchmarks, "Late night of 2026-12-05").
    */
   async function withWriter(write: () => Promise<void>): Promise<void> {
     if (inMemory) return db.connection().execute(write)
