@@ -71,6 +71,11 @@ interface Wire {
   isPushed: false
 }
 
+/** An agent message as both routes answer it: Brevo's shape, as Parley's. */
+function toWire(id: string, text: string, visitorId: string, createdAt: number, agentId: string, agentName: string): Wire {
+  return { id, type: 'agent', text, html: textToHtml(text), visitorId, createdAt, agentId, agentName, isPushed: false }
+}
+
 // Accounts whose seq moved in the current batch: each is written back once, before its COMMIT.
 const seqMoved = new Set<string>()
 const writer = groupCommit(db, () => {
@@ -84,17 +89,7 @@ function storeMessage(accountId: string, visitorId: string, agentId: string, tex
   const conversationId = selectConversation.get(accountId, visitorId) as string | undefined
   if (!agent || !conversationId) return undefined
   const now = Date.now()
-  const wire: Wire = {
-    id: generateTimeOrderedId(now),
-    type: 'agent',
-    text,
-    html: textToHtml(text),
-    visitorId,
-    createdAt: now,
-    agentId: agent.id,
-    agentName: agent.name,
-    isPushed: false,
-  }
+  const wire = toWire(generateTimeOrderedId(now), text, visitorId, now, agent.id, agent.name)
   insertMessage.run(wire.id, accountId, conversationId, visitorId, text, agent.id, agent.name, agent.userpic, now)
   const seq = lastSeqs.get(accountId)! + 1
   lastSeqs.set(accountId, seq)
@@ -137,18 +132,7 @@ app.get('/v3/conversations/messages/:id', (request, reply) => {
     reply.code(404).send({ code: 'document_not_found', message: 'Message not found' })
     return
   }
-  const wire: Wire = {
-    id: row.id,
-    type: 'agent',
-    text: row.text,
-    html: textToHtml(row.text),
-    visitorId: row.visitor_id,
-    createdAt: Number(row.created_at),
-    agentId: row.agent_id,
-    agentName: row.agent_name,
-    isPushed: false,
-  }
-  reply.send(wire)
+  reply.send(toWire(row.id, row.text, row.visitor_id, Number(row.created_at), row.agent_id, row.agent_name))
 })
 stopOn(async () => {
   await app.close()
