@@ -413,4 +413,30 @@ describe('heartbeat', () => {
       await parley.close()
     }
   })
+
+  it('pings a silent socket every period and spares one that keeps sending frames, as the widget does', async () => {
+    const parley = await startParley('sqlite', { backgroundJobs: false, config: { heartbeatMs: 300 } })
+    try {
+      const talking = await connectVisitor(parley.baseUrl, parley.widgetId)
+      const silent = await connectVisitor(parley.baseUrl, parley.widgetId)
+      const pings = { talking: 0, silent: 0 }
+      talking.socket.ws.on('ping', () => pings.talking++)
+      silent.socket.ws.on('ping', () => pings.silent++)
+      // Twelve periods; the talking socket sends a frame about every 120 ms (the widget: one per 25 s
+      // against the server's 30), well inside the frame rate limit.
+      for (let i = 0; i < 30; i++) {
+        talking.socket.send({ type: 'ping' })
+        await new Promise((resolve) => setTimeout(resolve, 120))
+      }
+      expect(pings.silent).toBeGreaterThanOrEqual(8)
+      // One ping at most, should this process stall for a whole period between two frames.
+      expect(pings.talking).toBeLessThanOrEqual(1)
+      expect(talking.socket.frames.filter((f) => f.type === 'pong')).toHaveLength(30)
+      expect(talking.socket.ws.readyState).toBe(talking.socket.ws.OPEN)
+      expect(silent.socket.ws.readyState).toBe(silent.socket.ws.OPEN)
+      await Promise.all([talking.socket.close(), silent.socket.close()])
+    } finally {
+      await parley.close()
+    }
+  })
 })

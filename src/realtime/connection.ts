@@ -15,10 +15,14 @@ const MAX_BUFFERED_BYTES = 1 << 20
 
 /**
  * What both socket kinds share: frames handled one at a time in arrival order, a cap on how fast
- * and how far ahead a client may send, liveness for the heartbeat, and sends that never throw.
+ * and how far ahead a client may send, liveness for the heartbeat (gateway.ts), and sends that
+ * never throw.
  */
 export abstract class Connection {
-  alive = true
+  /** A frame arrived since the heartbeat's last visit: the socket proved itself alive. */
+  heard = false
+  /** The heartbeat pinged at its last visit and neither a pong nor a frame came back yet. */
+  awaitingPong = false
   readonly openedAt = Date.now()
   private queue: Promise<void> = Promise.resolve()
   private queued = 0
@@ -31,7 +35,7 @@ export abstract class Connection {
     // @NOTE Listeners are attached synchronously: a frame that arrives while the constructor's
     // caller awaits anything would otherwise be lost.
     socket.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
-    socket.on('pong', () => (this.alive = true))
+    socket.on('pong', () => (this.awaitingPong = false))
     socket.on('close', () => this.closed())
     // ws reports protocol violations (oversized frames, bad UTF-8) here and then closes.
     socket.on('error', (err) => this.logger.debug({ err }, 'socket error'))
@@ -52,7 +56,8 @@ export abstract class Connection {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    this.alive = true
+    this.heard = true
+    this.awaitingPong = false
     if (this.frames.take(Date.now()) > 0 || this.queued >= MAX_QUEUED_FRAMES) {
       this.sendError('rate_limited', 'Too many frames: reconnect in a few seconds')
       this.close(CloseCode.tooManyFrames, 'too many frames')

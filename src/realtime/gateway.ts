@@ -55,14 +55,20 @@ export function realtimeRoutes(ctx: AppContext) {
     // connection would otherwise cost most. Each socket is visited once per heartbeat period.
     const connections = new HeartbeatWheel<Connection>(
       ctx.config.heartbeatMs,
+      // A socket that sent a frame since the last visit needs no ping: the widget's own pings
+      // (every 25 s) keep it off the wire, halving the heartbeat's writes for live widgets. A
+      // silent socket is pinged, and dropped at the next visit unless it answered; so a dead peer
+      // goes within two periods either way.
       (connection, now) => {
-        if (!connection.alive) {
+        if (connection.awaitingPong) {
           connection.socket.terminate()
         } else if (!connection.ready && now - connection.openedAt >= ctx.config.heartbeatMs) {
           connection.sendError('hello_required', 'No hello frame was sent in time')
           connection.close(CloseCode.protocolError, 'no hello')
+        } else if (connection.heard) {
+          connection.heard = false
         } else {
-          connection.alive = false
+          connection.awaitingPong = true
           connection.socket.ping()
         }
       },

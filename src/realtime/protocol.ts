@@ -13,10 +13,12 @@ export const PROTOCOL_VERSION = 1
 export const MAX_FRAME_BYTES = 64 * 1024
 
 /**
- * The server pings every socket (WebSocket ping frames) every `PARLEY_HEARTBEAT_SECONDS`, 30 by
- * default, and drops one that did not answer the previous ping. Browsers answer those by
- * themselves but cannot see them, so the widget also sends `ping` frames of its own; any frame
- * from the server proves the socket alive.
+ * The server visits every socket every `PARLEY_HEARTBEAT_SECONDS`, 30 by default. One that sent
+ * nothing since the last visit gets a ping (a WebSocket ping frame), and is dropped at the next
+ * visit if it did not answer; one that sent any frame needs no ping. Browsers answer pings by
+ * themselves but cannot see them, so the widget sends `ping` frames of its own, more often than
+ * the server visits: any frame from the server proves the socket alive to the widget, and the
+ * widget's pings spare it the server's.
  */
 export const WIDGET_PING_MS = 25_000
 
