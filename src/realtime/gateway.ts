@@ -57,8 +57,10 @@ export function realtimeRoutes(ctx: AppContext) {
       ctx.config.heartbeatMs,
       // A socket that sent a frame since the last visit needs no ping: the widget's own pings
       // (every 25 s) keep it off the wire, halving the heartbeat's writes for live widgets. A
-      // silent socket is pinged, and dropped at the next visit unless it answered; so a dead peer
-      // goes within two periods either way.
+      // silent socket is pinged, and dropped at the next visit unless it answered. A peer that
+      // dies is thus dropped within three periods of its last frame, where pinging every socket
+      // at every visit took two: a dead socket costs only its memory meanwhile (presence does
+      // not hang on sockets).
       (connection, now) => {
         if (connection.awaitingPong) {
           connection.socket.terminate()
