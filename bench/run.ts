@@ -13,11 +13,13 @@
 // BENCH_PARLEY_NODE_ARGS  extra node flags for the Parley child, space-separated (e.g. --max-semi-space-size=32)
 // BENCH_ONLY         run only the scenarios whose name contains this text (e.g. POST)
 // BENCH_FLOOR        0 leaves out the floors (bench/servers/floor.ts, ws-baseline.ts --durable) (1)
+// BENCH_REPEAT       runs of everything selected, each with fresh servers; more than one ends with each
+//                    scenario's ratio as median (range) over the runs and how many met the target (1)
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { stopAllChildren } from './lib/child.js'
 import { failures, type Benchmark, type BenchResult, type LoadSettings } from './lib/load.js'
-import { deliveryProblems, machineLine, measuredServers, realtimeSettingsLine, settingsLine, table, verdict } from './lib/report.js'
+import { deliveryProblems, machineLine, measuredServers, realtimeSettingsLine, repeatSummary, settingsLine, table, verdict } from './lib/report.js'
 import { realtime } from './realtime.js'
 import { restApi } from './rest-api.js'
 import { webhooks } from './webhooks.js'
@@ -51,6 +53,7 @@ const parleyNodeArgs = [
 ]
 const only = process.env.BENCH_ONLY || undefined
 const floor = numberSetting('BENCH_FLOOR', 1, 0, true) > 0
+const repeat = numberSetting('BENCH_REPEAT', 1, 1, true)
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -68,22 +71,28 @@ if (profileDir) {
   console.log(`CPU profile of the Parley child: ${profileDir}`)
 }
 
-const results: BenchResult[] = []
+const runs: BenchResult[][] = []
 const crashed: string[] = []
 try {
-  for (const benchmark of benchmarks) {
-    process.stderr.write(`\n${benchmark.name}\n`)
-    try {
-      results.push(...(await benchmark.run({ settings, parleyNodeArgs, only, floor, progress })))
-    } catch (err) {
-      crashed.push(`${benchmark.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  for (let run = 1; run <= repeat && crashed.length === 0; run++) {
+    const results: BenchResult[] = []
+    for (const benchmark of benchmarks) {
+      process.stderr.write(`\n${benchmark.name}${repeat > 1 ? `, run ${run} of ${repeat}` : ''}\n`)
+      try {
+        results.push(...(await benchmark.run({ settings, parleyNodeArgs, only, floor, progress })))
+      } catch (err) {
+        crashed.push(`${benchmark.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      }
     }
+    runs.push(results)
+    console.log(`\n${repeat > 1 ? `run ${run} of ${repeat}\n` : ''}${table(results)}\n`)
   }
 } finally {
   await stopAllChildren()
 }
 
-console.log(`\n${table(results)}\n`)
+const results = runs.flat()
+if (runs.length > 1) console.log(`${repeatSummary(runs)}\n`)
 if (results.length === 0 && crashed.length === 0) console.log(`No scenario ran${only ? ` (BENCH_ONLY="${only}" matched none)` : ''}.`)
 const withErrors = results.filter((r) => verdict(r) === 'ERRORS')
 if (withErrors.length > 0 || crashed.length > 0) {
