@@ -56,14 +56,6 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
   }
 }
 
-/**
- * Batches of up to this many units sync on the event loop. At a live chat's pace most batches
- * hold one to a few messages, and a hand-off to a libuv thread and back cost them more than the
- * requests the loop could have read meanwhile: realtime benchmark, eight runs each, p99 7.35 ms at
- * the median against 8.1 with lone units only (README, "Night of 2026-12-05, second session").
- * Bigger batches come from heavy load, where reading the next requests during the sync pays.
- */
-const INLINE_SYNC_MAX_UNITS = 4
 /** An inline sync slower than this (a disk stall) sends the next ones off the event loop... */
 const SLOW_INLINE_SYNC_MS = 10
 /** ...for this long, so a struggling disk stalls writes only, not every socket. */
@@ -75,11 +67,15 @@ const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
  * each batch is acknowledged only after an fdatasync of the WAL that started after its COMMIT: the
  * same guarantee as `synchronous=FULL`.
  *
- * A big batch syncs on a libuv thread while the event loop goes on, so the requests read meanwhile
- * form the next batch. A small one (`INLINE_SYNC_MAX_UNITS`) syncs on the event loop itself: that
- * spares two hand-offs between threads, which on a small busy machine were most of a lone message's
- * latency tail (README, "Late evening of 2026-12-05"). Should such a sync take long, syncs leave the
- * event loop for a while. The benchmarks' floors sync the same way.
+ * A batch of several syncs on a libuv thread while the event loop goes on, so the requests read
+ * meanwhile form the next batch. A batch of one, with nothing to group, syncs on the event loop
+ * itself: that spares two hand-offs between threads, which on a small busy machine were most of a
+ * lone message's latency tail (README, "Late evening of 2026-12-05"). Should such a sync take long,
+ * syncs leave the event loop for a while. The benchmarks' floors sync the same way.
+ *
+ * @NOTE Batches of up to four on the event loop were tried: realtime's p99 fell by about a tenth, but
+ * webhook latency's rose by half, since a drain's outcome records then held back the answers of
+ * deliveries in flight (README, "Night of 2026-12-05, second session").
  */
 export function createWalSync(walPath: string) {
   let fd: number | undefined
@@ -89,7 +85,7 @@ export function createWalSync(walPath: string) {
     sync(units: number): Promise<void> {
       const target = descriptor()
       const start = performance.now()
-      if (units <= INLINE_SYNC_MAX_UNITS && start >= offLoopUntil) {
+      if (units === 1 && start >= offLoopUntil) {
         try {
           fs.fdatasyncSync(target)
         } catch (err) {
@@ -326,7 +322,7 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
     }
     // While the disk syncs, the event loop keeps reading requests: they form the next batch, so
     // batches grow with load (and each commit rewrites shared pages once for many messages). A
-    // small batch syncs on the event loop: requests that arrive meanwhile wait in their sockets and
+    // lone unit syncs on the event loop: requests that arrive meanwhile wait in their sockets and
     // are read together once it returns, so under load batches still grow and sync off the loop.
     // A batch of non-durable units alone skips the sync; the next sync covers its frames too.
     try {
