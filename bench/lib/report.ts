@@ -173,7 +173,11 @@ function median(sorted: number[]): number {
  */
 export function repeatSummary(runs: BenchResult[][]): string {
   const byScenario = new Map<string, BenchResult[]>()
-  for (const results of runs) for (const r of results) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r])
+  for (const r of runs.flat()) {
+    const same = byScenario.get(r.scenario)
+    if (same) same.push(r)
+    else byScenario.set(r.scenario, [r])
+  }
   const rows = [...byScenario].map(([scenario, results]) => {
     const first = results[0]
     const meets = (x: number) => (isDelivery(first) ? x <= first.p99Target : x >= first.target)
