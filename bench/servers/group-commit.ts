@@ -3,8 +3,8 @@
 // of Parley's storage but its WAL sync. Writes read in one turn of the event loop share one
 // BEGIN…COMMIT (no savepoints: a floor's writes do not fail halfway), then one fdatasync of the WAL
 // before any of them resolves, made by `createWalSync` as Parley's own storage makes it (on the
-// event loop for a lone write, on a libuv thread for several). The next batch starts once the sync
-// returned.
+// event loop for a batch of up to four writes, on a libuv thread for more). The next batch starts
+// once the sync returned.
 import type BetterSqlite3 from 'better-sqlite3'
 import { createWalSync } from '../../src/adapters/storage/sqlite.js'
 

@@ -204,6 +204,12 @@ export interface TransactionOptions {
    * again, as they would be once the lease ran out. Default `true`.
    */
   durable?: boolean
+  /**
+   * Nobody waits on this transaction's answer: a worker's bookkeeping, such as a webhook claim or
+   * the outcomes of a drain. A hint: an adapter may then keep the commit's sync off the event loop,
+   * where it would hold back the requests and deliveries in flight. Default `false`.
+   */
+  background?: boolean
 }
 
 export interface Storage {

@@ -62,6 +62,7 @@ async function claim(deps: ServiceDeps, limit: number): Promise<Claimed[]> {
   // once it ran out; the claim need not wait for the disk.
   const deliveries = await deps.storage.transaction((tx) => tx.webhookDeliveries.claimDue(now, now + WEBHOOK_LEASE_MS, limit), {
     durable: false,
+    background: true,
   })
   return withEndpoints(deps, deliveries)
 }
@@ -156,17 +157,20 @@ async function record(deps: ServiceDeps, batch: Attempted[]): Promise<void> {
   const now = deps.clock.now()
   let recorded: boolean[]
   try {
-    recorded = await deps.storage.transaction(async (tx) => {
-      const results: boolean[] = []
-      for (const attempted of batch) results.push(await recordIn(tx, attempted, now))
-      return results
-    })
+    recorded = await deps.storage.transaction(
+      async (tx) => {
+        const results: boolean[] = []
+        for (const attempted of batch) results.push(await recordIn(tx, attempted, now))
+        return results
+      },
+      { background: true },
+    )
   } catch (err) {
     if (batch.length === 1) throw err
     recorded = []
     for (const attempted of batch) {
       try {
-        recorded.push(await deps.storage.transaction((tx) => recordIn(tx, attempted, now)))
+        recorded.push(await deps.storage.transaction((tx) => recordIn(tx, attempted, now), { background: true }))
       } catch (single) {
         deps.logger.warn({ err: single, deliveryId: attempted.delivery.id }, 'webhook attempt could not be recorded')
         recorded.push(false)

@@ -51,7 +51,7 @@ it('sqlite: keeps what a resolved transaction committed across close and reopen'
   }
 })
 
-it('sqlite: syncs the WAL before a durable transaction resolves, a lone one on the event loop, and not for a batch of non-durable ones alone', async () => {
+it('sqlite: syncs the WAL before a durable transaction resolves, a small batch on the event loop and a big or background one off it, and not for a batch of non-durable ones alone', async () => {
   const dir = tempDir()
   const file = join(dir.path, 'parley.db')
   const storage = createSqliteStorage(file)
@@ -72,12 +72,23 @@ it('sqlite: syncs the WAL before a durable transaction resolves, a lone one on t
     expect(await storage.read.accounts.get('acc-sync-3')).toEqual(account(3))
 
     // Sharing a batch with a durable one, a non-durable unit waits for its sync like the rest; a
-    // batch of more than one syncs off the event loop, while the next batch gathers.
+    // batch of up to four syncs on the event loop too.
     await Promise.all([
       storage.transaction((tx) => tx.accounts.insert(account(4)), { durable: false }),
       storage.transaction((tx) => tx.accounts.insert(account(5))),
     ])
-    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 1])
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([2, 0])
+    // A bigger one syncs off the event loop, while the next batch gathers...
+    await Promise.all([6, 7, 8, 9, 10].map((n) => storage.transaction((tx) => tx.accounts.insert(account(n)))))
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([2, 1])
+    expect(await storage.read.accounts.get('acc-sync-10')).toEqual(account(10))
+    // ...and so does a small one with background work in it, even a lone one.
+    await Promise.all([
+      storage.transaction((tx) => tx.accounts.insert(account(11)), { background: true }),
+      storage.transaction((tx) => tx.accounts.insert(account(12))),
+    ])
+    await storage.transaction((tx) => tx.accounts.insert(account(13)), { background: true })
+    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([2, 3])
     const walDescriptor = offLoop.mock.calls[0][0]
     expect(inline.mock.calls[0][0]).toBe(walDescriptor)
     expect(readlinkSync(`/proc/self/fd/${walDescriptor}`)).toBe(`${file}-wal`)
@@ -89,7 +100,7 @@ it('sqlite: syncs the WAL before a durable transaction resolves, a lone one on t
   }
 })
 
-it('sqlite: after a slow sync on the event loop, syncs lone transactions off it for a while', async () => {
+it('sqlite: after a slow sync on the event loop, syncs small batches off it for a while', async () => {
   const dir = tempDir()
   const storage = createSqliteStorage(join(dir.path, 'parley.db'))
   const realSync = fs.fdatasyncSync.bind(fs)

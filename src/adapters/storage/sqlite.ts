@@ -15,6 +15,8 @@ interface PendingUnit {
   fn: (tx: Tx) => Promise<unknown>
   /** Waits for the WAL's sync (see TransactionOptions). */
   durable: boolean
+  /** Keeps its batch's sync off the event loop (see TransactionOptions). */
+  background: boolean
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
@@ -56,6 +58,16 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
   }
 }
 
+/**
+ * Batches of up to this many units, none of them `background`, sync on the event loop. At a live
+ * chat's pace most batches hold one to a few messages, and a hand-off to a libuv thread and back
+ * cost them more than the requests the loop could have read meanwhile: realtime benchmark, eight
+ * runs each, p99 7.35 ms at the median against 8.1 with lone units only. A webhook drain's claims
+ * and outcomes stay off the loop: synced on it, they held back the answers of the deliveries in
+ * flight, and webhook latency's p99 rose by half (README, "Night of 2026-12-05, second session").
+ * Bigger batches come from heavy load, where reading the next requests during the sync pays.
+ */
+const INLINE_SYNC_MAX_UNITS = 4
 /** An inline sync slower than this (a disk stall) sends the next ones off the event loop... */
 const SLOW_INLINE_SYNC_MS = 10
 /** ...for this long, so a struggling disk stalls writes only, not every socket. */
@@ -67,25 +79,23 @@ const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
  * each batch is acknowledged only after an fdatasync of the WAL that started after its COMMIT: the
  * same guarantee as `synchronous=FULL`.
  *
- * A batch of several syncs on a libuv thread while the event loop goes on, so the requests read
- * meanwhile form the next batch. A batch of one, with nothing to group, syncs on the event loop
- * itself: that spares two hand-offs between threads, which on a small busy machine were most of a
- * lone message's latency tail (README, "Late evening of 2026-12-05"). Should such a sync take long,
- * syncs leave the event loop for a while. The benchmarks' floors sync the same way.
- *
- * @NOTE Batches of up to four on the event loop were tried: realtime's p99 fell by about a tenth, but
- * webhook latency's rose by half, since a drain's outcome records then held back the answers of
- * deliveries in flight (README, "Night of 2026-12-05, second session").
+ * A big batch, or one with `background` work, syncs on a libuv thread while the event loop goes
+ * on, so the requests read meanwhile form the next batch. A small one (`INLINE_SYNC_MAX_UNITS`)
+ * syncs on the event loop itself: that spares two hand-offs between threads, which on a small busy
+ * machine were most of a lone message's latency tail (README, "Late evening of 2026-12-05"). Should
+ * such a sync take long, syncs leave the event loop for a while. The benchmarks' floors sync the
+ * same way.
  */
 export function createWalSync(walPath: string) {
   let fd: number | undefined
   let offLoopUntil = 0
   const descriptor = () => (fd ??= fs.openSync(walPath, 'r+'))
   return {
-    sync(units: number): Promise<void> {
+    /** Syncs `units` committed units; `background`: some are (see TransactionOptions). */
+    sync(units: number, background = false): Promise<void> {
       const target = descriptor()
       const start = performance.now()
-      if (units === 1 && start >= offLoopUntil) {
+      if (units <= INLINE_SYNC_MAX_UNITS && !background && start >= offLoopUntil) {
         try {
           fs.fdatasyncSync(target)
         } catch (err) {
@@ -322,11 +332,11 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
     }
     // While the disk syncs, the event loop keeps reading requests: they form the next batch, so
     // batches grow with load (and each commit rewrites shared pages once for many messages). A
-    // lone unit syncs on the event loop: requests that arrive meanwhile wait in their sockets and
+    // small batch syncs on the event loop: requests that arrive meanwhile wait in their sockets and
     // are read together once it returns, so under load batches still grow and sync off the loop.
     // A batch of non-durable units alone skips the sync; the next sync covers its frames too.
     try {
-      if (wal && batch.some((unit) => unit.durable)) await wal.sync(batch.length)
+      if (wal && batch.some((unit) => unit.durable)) await wal.sync(batch.length, batch.some((unit) => unit.background))
     } catch (err) {
       for (const unit of batch) unit.reject(err)
       return
@@ -365,7 +375,13 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
     read: createRepos(readDb, readPrepared),
     transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ fn, durable: options?.durable !== false, resolve: resolve as (v: unknown) => void, reject })
+        queue.push({
+          fn,
+          durable: options?.durable !== false,
+          background: options?.background === true,
+          resolve: resolve as (v: unknown) => void,
+          reject,
+        })
         // Wait for the I/O phase to finish so every request read in it joins this batch.
         if (!flushing && queue.length === 1) setImmediate(flush)
       })
