@@ -205,9 +205,9 @@ export interface TransactionOptions {
    */
   durable?: boolean
   /**
-   * Nobody waits on this transaction's answer: a worker's bookkeeping, such as a webhook claim or
-   * the outcomes of a drain. A hint: an adapter may then keep the commit's sync off the event loop,
-   * where it would hold back the requests and deliveries in flight. Default `false`.
+   * No request or socket waits on this transaction's answer: a worker's bookkeeping, such as a
+   * webhook claim or the outcomes of a drain. A hint: an adapter may then keep the commit's sync off
+   * the event loop, where it would hold back the requests and deliveries in flight. Default `false`.
    */
   background?: boolean
 }
