@@ -281,6 +281,11 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
   /** Migrations in progress: batches wait for them, and they for the batch in progress. */
   let migrating: Promise<void> | undefined
 
+  /** Resolves once no migration is in progress, whether the last one failed or not. */
+  async function migrationsSettled(): Promise<void> {
+    while (migrating) await migrating.catch(() => {})
+  }
+
   /**
    * Runs `write` with the writer's connection to itself. `:memory:` reads go through `db` and so
    * through Kysely's connection mutex, which a batch takes too. A file database's `db` serves
@@ -290,7 +295,7 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
    */
   async function withWriter(write: () => Promise<void>): Promise<void> {
     if (inMemory) return db.connection().execute(write)
-    while (migrating) await migrating.catch(() => {})
+    await migrationsSettled()
     return write()
   }
 
@@ -387,7 +392,7 @@ export function createSqliteStorage(path: string, options: SqliteOptions = {}): 
       })
     },
     async migrate() {
-      while (migrating) await migrating.catch(() => {})
+      await migrationsSettled()
       while (flushing) await new Promise((resolve) => setImmediate(resolve))
       migrating = migrateToLatest(db)
       try {
