@@ -100,25 +100,48 @@ it('sqlite: syncs the WAL before a durable transaction resolves, a small batch o
   }
 })
 
-it('sqlite: after a slow sync on the event loop, syncs small batches off it for a while', async () => {
+it('sqlite: a lone slow sync leaves small batches on the event loop; a struggling disk sends them off it until it recovers', async () => {
   const dir = tempDir()
   const storage = createSqliteStorage(join(dir.path, 'parley.db'))
-  const realSync = fs.fdatasyncSync.bind(fs)
-  const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce((fd) => {
-    // A disk stall of 15 ms.
-    const until = performance.now() + 15
+  // The disk is played by these two: a sync on the loop takes `stallMs`, one off it a turn of the
+  // loop, whatever the machine running the tests is doing meanwhile.
+  let stallMs = 0
+  const inline = vi.spyOn(fs, 'fdatasyncSync').mockImplementation(() => {
+    const until = performance.now() + stallMs
     while (performance.now() < until);
-    realSync(fd)
   })
-  const offLoop = vi.spyOn(fs, 'fdatasync')
+  const offLoop = vi.spyOn(fs, 'fdatasync').mockImplementation(((_fd: number, done: (err: null) => void) => {
+    setImmediate(done, null)
+  }) as typeof fs.fdatasync)
+  let n = 0
+  const write = () => {
+    const id = `acc-stall-${++n}`
+    return storage.transaction((tx) => tx.accounts.insert({ id, name: 'Acme', widgetId: `widget-${id}`, createdAt: 1 }))
+  }
+  const counts = () => [inline.mock.calls.length, offLoop.mock.calls.length]
   try {
     await storage.migrate()
-    const account = (n: number) => ({ id: `acc-stall-${n}`, name: 'Acme', widgetId: `widget-stall-${n}`, createdAt: 1 })
-    await storage.transaction((tx) => tx.accounts.insert(account(1)))
-    await storage.transaction((tx) => tx.accounts.insert(account(2)))
-    await storage.transaction((tx) => tx.accounts.insert(account(3)))
-    expect([inline.mock.calls.length, offLoop.mock.calls.length]).toEqual([1, 2])
-    expect(await storage.read.accounts.get('acc-stall-3')).toEqual(account(3))
+    await write()
+    // One stall of 15 ms among quick syncs is a blip: the next ones stay on the loop.
+    stallMs = 15
+    await write()
+    stallMs = 0
+    for (let i = 0; i < 3; i++) await write()
+    expect(counts()).toEqual([5, 0])
+    // Every sync at 30 ms: a disk that struggles. Two such and the loop is spared the rest.
+    stallMs = 30
+    await write()
+    await write()
+    await write()
+    expect(counts()).toEqual([7, 1])
+    expect(await storage.read.accounts.get(`acc-stall-${n}`)).toMatchObject({ id: `acc-stall-${n}` })
+    // Quick again: a few syncs off the loop show it, and small batches come back.
+    stallMs = 0
+    for (let i = 0; i < 20 && inline.mock.calls.length === 7; i++) await write()
+    const [onLoop, off] = counts()
+    expect(onLoop).toBe(8)
+    expect(off).toBeGreaterThan(2)
+    expect(off).toBeLessThan(15)
   } finally {
     inline.mockRestore()
     offLoop.mockRestore()

@@ -68,10 +68,19 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
  * Bigger batches come from heavy load, where reading the next requests during the sync pays.
  */
 const INLINE_SYNC_MAX_UNITS = 4
-/** An inline sync slower than this (a disk stall) sends the next ones off the event loop... */
-const SLOW_INLINE_SYNC_MS = 10
-/** ...for this long, so a struggling disk stalls writes only, not every socket. */
-const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
+/**
+ * Where small batches sync follows how long syncs take lately: a moving average that gives the
+ * newest sync this weight. Once it passes `STRUGGLING_DISK_MS` they sync off the event loop, so a
+ * struggling disk stalls writes only and not every socket; once it is back under `HEALTHY_DISK_MS`
+ * they return. One slow sync among fast ones moves nothing (a 15 ms stall after 0.4 ms syncs makes
+ * the average 4 ms): such blips came once or twice in 6,000 syncs on the benchmark VM, and each one used
+ * to send every sync off the loop for 10 s, which cost realtime's p99 more than the blip itself
+ * (README, "Night of 2026-12-06"). A disk that stays slow still moves them within a few syncs: four
+ * of 15 ms, two of 30 ms, one of 50 ms.
+ */
+const SYNC_AVERAGE_WEIGHT = 0.25
+const STRUGGLING_DISK_MS = 10
+const HEALTHY_DISK_MS = 2.5
 
 /**
  * Makes committed WAL frames durable. SQLite runs with `synchronous=NORMAL` (a commit appends
@@ -83,29 +92,45 @@ const OFF_LOOP_AFTER_SLOW_SYNC_MS = 10_000
  * on, so the requests read meanwhile form the next batch. A small one (`INLINE_SYNC_MAX_UNITS`)
  * syncs on the event loop itself: that spares two hand-offs between threads, which on a small busy
  * machine were most of a lone message's latency tail (README, "Late evening of 2026-12-05"). Should
- * such a sync take long, syncs leave the event loop for a while. The benchmarks' floors sync the
- * same way.
+ * syncs take long lately, they leave the event loop until they are quick again (`STRUGGLING_DISK_MS`).
+ * The benchmarks' floors sync the same way.
  */
 export function createWalSync(walPath: string) {
   let fd: number | undefined
-  let offLoopUntil = 0
+  /** The moving average of recent syncs' times, in ms: inline ones, and off-loop ones while `struggling`. */
+  let recentMs = 0
+  let struggling = false
   const descriptor = () => (fd ??= fs.openSync(walPath, 'r+'))
+  const took = (ms: number) => {
+    recentMs += (ms - recentMs) * SYNC_AVERAGE_WEIGHT
+    if (recentMs > STRUGGLING_DISK_MS) struggling = true
+    else if (recentMs < HEALTHY_DISK_MS) struggling = false
+  }
   return {
     /** Syncs `units` committed units; `background`: some are (see TransactionOptions). */
     sync(units: number, background = false): Promise<void> {
       const target = descriptor()
       const start = performance.now()
-      if (units <= INLINE_SYNC_MAX_UNITS && !background && start >= offLoopUntil) {
+      if (units <= INLINE_SYNC_MAX_UNITS && !background && !struggling) {
         try {
           fs.fdatasyncSync(target)
         } catch (err) {
           return Promise.reject(err)
         }
-        const took = performance.now() - start
-        if (took > SLOW_INLINE_SYNC_MS) offLoopUntil = start + took + OFF_LOOP_AFTER_SLOW_SYNC_MS
+        took(performance.now() - start)
         return Promise.resolve()
       }
-      return new Promise((resolve, reject) => fs.fdatasync(target, (err) => (err ? reject(err) : resolve())))
+      // Off the loop, a sync is timed only to see a struggling disk recover: the time includes the
+      // hand-off both ways and a busy loop's delay in taking the answer back, so it can only overstate
+      // the disk's.
+      const timed = struggling
+      return new Promise((resolve, reject) =>
+        fs.fdatasync(target, (err) => {
+          if (timed) took(performance.now() - start)
+          if (err) reject(err)
+          else resolve()
+        }),
+      )
     },
     close(): void {
       if (fd !== undefined) fs.closeSync(fd)
