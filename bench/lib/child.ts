@@ -30,6 +30,16 @@ export interface IpcReply {
 /** The child's CPU time so far, in µs; for a child started with `ipc: true` (see `answerRequests`). */
 export const cpuOf = (child: ChildServer<unknown>) => (): Promise<number> => child.request<number>({ type: 'cpu' })
 
+/**
+ * Every child runs without V8's memory reducer, which collects garbage in a process that has gone
+ * idle, 8 s after its last collection (`--gc-memory-reducer-start-delay-ms`). The sides measured in
+ * alternating slices of 2.5 s each go idle in turn, so each side's idle collections, on three threads
+ * at once, landed in a later side's slice, and with the slices in the order ABC CBA, Parley in the
+ * middle took three of them per run against two and one for the others (README, "Night of
+ * 2026-12-06"). A process under load collects as usual.
+ */
+const NO_IDLE_COLLECTIONS = '--no-memory-reducer'
+
 const running = new Set<ChildServer<unknown>>()
 
 /** Stops every child started here that is still running. Safe to call twice. */
@@ -52,7 +62,7 @@ export async function startChild<T>(
   script: string,
   options: { args?: string[]; nodeArgs?: string[]; ipc?: boolean } = {},
 ): Promise<ChildServer<T>> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [NO_IDLE_COLLECTIONS, ...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
     cwd: ROOT,
     stdio: options.ipc ? ['pipe', 'pipe', 'inherit', 'ipc'] : ['pipe', 'pipe', 'inherit'],
   })
