@@ -73,10 +73,10 @@ const INLINE_SYNC_MAX_UNITS = 4
  * newest sync this weight. Once it passes `STRUGGLING_DISK_MS` they sync off the event loop, so a
  * struggling disk stalls writes only and not every socket; once it is back under `HEALTHY_DISK_MS`
  * they return. One slow sync among fast ones moves nothing (a 15 ms stall after 0.4 ms syncs makes
- * the average 4 ms): such blips came once or twice in 6,000 syncs on the benchmark VM, and each one used
- * to send every sync off the loop for 10 s, which cost realtime's p99 more than the blip itself
- * (README, "Night of 2026-12-06"). A disk that stays slow still moves them within a few syncs: four
- * of 15 ms, two of 30 ms, one of 50 ms.
+ * the average 4 ms): such blips came once or twice in 6,000 syncs on the benchmark VM, and each
+ * used to send every sync off the loop for 10 s, which cost realtime's p99 more than the blip
+ * itself (README, "Night of 2026-12-06"). A disk that stays slow still moves them within a few
+ * syncs: four of 15 ms, two of 30 ms, one of 50 ms.
  */
 const SYNC_AVERAGE_WEIGHT = 0.25
 const STRUGGLING_DISK_MS = 10
@@ -92,12 +92,12 @@ const HEALTHY_DISK_MS = 2.5
  * on, so the requests read meanwhile form the next batch. A small one (`INLINE_SYNC_MAX_UNITS`)
  * syncs on the event loop itself: that spares two hand-offs between threads, which on a small busy
  * machine were most of a lone message's latency tail (README, "Late evening of 2026-12-05"). Should
- * syncs take long lately, they leave the event loop until they are quick again (`STRUGGLING_DISK_MS`).
- * The benchmarks' floors sync the same way.
+ * syncs take long lately, they leave the event loop until they are quick again
+ * (`STRUGGLING_DISK_MS`). The benchmarks' floors sync the same way.
  */
 export function createWalSync(walPath: string) {
   let fd: number | undefined
-  /** The moving average of recent syncs' times, in ms: inline ones, and off-loop ones while `struggling`. */
+  /** Recent syncs' moving average, in ms: of inline ones, and of off-loop ones while `struggling`. */
   let recentMs = 0
   let struggling = false
   const descriptor = () => (fd ??= fs.openSync(walPath, 'r+'))
@@ -120,9 +120,9 @@ export function createWalSync(walPath: string) {
         took(performance.now() - start)
         return Promise.resolve()
       }
-      // Off the loop, a sync is timed only to see a struggling disk recover: the time includes the
-      // hand-off both ways and a busy loop's delay in taking the answer back, so it can only overstate
-      // the disk's.
+      // Off the loop, a sync is timed only to see a struggling disk recover: the time includes
+      // the hand-off both ways and a busy loop's delay in taking the answer back, so it can only
+      // overstate the disk's.
       const timed = struggling
       return new Promise((resolve, reject) =>
         fs.fdatasync(target, (err) => {
